@@ -1,0 +1,313 @@
+"""Parsing and validation of model-output files (JSONL, CSV, Parquet).
+
+Pure: bytes in, validated rows or a complete list of errors out. Nothing here
+touches the database, so a bad file can never leave half a write behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+REQUIRED_FIELDS = ("prompt_id", "prompt", "system", "output")
+OPTIONAL_FIELDS = ("reference", "metadata")
+METADATA_PREFIX = "metadata."
+FORMATS = ("jsonl", "csv", "parquet")
+ERRORS_SHOWN = 100
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    line: int
+    field: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"line": self.line, "field": self.field, "message": self.message}
+
+
+@dataclass(slots=True)
+class OutputRow:
+    line: int
+    prompt_id: str
+    prompt: str
+    system: str
+    output: str
+    reference: str
+    metadata: dict[str, Any]
+
+
+@dataclass
+class ParsedFile:
+    rows: list[OutputRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+def detect_format(filename: str, declared: str | None = None) -> str:
+    if declared:
+        if declared not in FORMATS:
+            raise ValueError(f"Unknown format '{declared}'; use one of {', '.join(FORMATS)}.")
+        return declared
+    suffix = Path(filename).suffix.lower().lstrip(".")
+    if suffix in {"jsonl", "ndjson"}:
+        return "jsonl"
+    if suffix in FORMATS:
+        return suffix
+    raise ValueError(
+        f"Cannot tell the format of '{filename}' from its name; use .jsonl, .csv or .parquet."
+    )
+
+
+def parse_outputs_file(stream: IO[bytes], fmt: str) -> ParsedFile:
+    """Read every row, validate each, and check duplicates across the whole file."""
+    parsed = ParsedFile()
+    records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[fmt]
+    for line, record, record_errors in records(stream):
+        if record_errors:
+            parsed.errors.extend(record_errors)
+            continue
+        row = _validate_record(line, record, parsed.errors)
+        if row is not None:
+            parsed.rows.append(row)
+    _check_file_consistency(parsed)
+    if not parsed.rows and not parsed.errors:
+        parsed.errors.append(RowError(0, "file", "The file holds no rows."))
+    return parsed
+
+
+Record = tuple[int, dict[str, Any], list[RowError]]
+
+
+def _jsonl_records(stream: IO[bytes]) -> Iterator[Record]:
+    for line_number, raw in enumerate(stream, start=1):
+        if not raw.strip():
+            continue
+        try:
+            text = raw.decode("utf-8")
+            if line_number == 1:
+                text = text.removeprefix("\ufeff")
+            record = json.loads(text)
+        except UnicodeDecodeError:
+            yield line_number, {}, [RowError(line_number, "line", "Not valid UTF-8.")]
+            continue
+        except json.JSONDecodeError as exc:
+            yield line_number, {}, [RowError(line_number, "line", f"Not valid JSON: {exc.msg}.")]
+            continue
+        if not isinstance(record, dict):
+            yield line_number, {}, [RowError(line_number, "line", "Each line must be an object.")]
+            continue
+        yield line_number, record, []
+
+
+def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text)
+    try:
+        header = next(reader)
+    except StopIteration:
+        return
+    except UnicodeDecodeError:
+        yield 1, {}, [RowError(1, "file", "Not valid UTF-8.")]
+        return
+    header_errors = [
+        RowError(1, name or f"column {index + 1}", "Unknown column.")
+        for index, name in enumerate(header)
+        if name not in REQUIRED_FIELDS + ("reference",) and not name.startswith(METADATA_PREFIX)
+    ]
+    header_errors += [
+        RowError(1, name, "Duplicate column.")
+        for index, name in enumerate(header)
+        if name in header[:index]
+    ]
+    header_errors += [
+        RowError(1, name, "Missing required column.")
+        for name in REQUIRED_FIELDS
+        if name not in header
+    ]
+    if header_errors:
+        yield 1, {}, header_errors
+        return
+    record_start = reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield record_start, {}, [RowError(record_start, "line", "Not valid UTF-8.")]
+            return
+        except csv.Error as exc:
+            yield record_start, {}, [RowError(record_start, "line", f"Malformed CSV: {exc}.")]
+            return
+        line = record_start
+        record_start = reader.line_num + 1
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            yield line, {}, [
+                RowError(line, "line", f"Has {len(cells)} cells; the header has {len(header)}.")
+            ]
+            continue
+        record: dict[str, Any] = {}
+        metadata: dict[str, Any] = {}
+        for name, cell in zip(header, cells, strict=True):
+            if name.startswith(METADATA_PREFIX):
+                if cell != "":
+                    metadata[name.removeprefix(METADATA_PREFIX)] = _csv_metadata_value(cell)
+            elif name == "reference" and cell == "":
+                continue
+            else:
+                record[name] = cell
+        if metadata:
+            record["metadata"] = metadata
+        yield line, record, []
+
+
+def _csv_metadata_value(cell: str) -> Any:
+    """Numbers, booleans, lists and objects arrive as text in CSV; JSON recovers them."""
+    try:
+        return json.loads(cell)
+    except ValueError:
+        return cell
+
+
+def _parquet_records(stream: IO[bytes]) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet_file = pq.ParquetFile(stream)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        yield 0, {}, [RowError(0, "file", f"Not a readable Parquet file: {exc}.")]
+        return
+    names = parquet_file.schema_arrow.names
+    missing = [name for name in REQUIRED_FIELDS if name not in names]
+    unknown = [name for name in names if name not in REQUIRED_FIELDS + OPTIONAL_FIELDS]
+    if missing or unknown:
+        yield 0, {}, [RowError(0, n, "Missing required column.") for n in missing] + [
+            RowError(0, n, "Unknown column.") for n in unknown
+        ]
+        return
+    row_number = 0
+    for batch in parquet_file.iter_batches(batch_size=10_000):
+        for record in batch.to_pylist():
+            row_number += 1
+            metadata = record.get("metadata")
+            if isinstance(metadata, str):
+                try:
+                    record["metadata"] = json.loads(metadata)
+                except ValueError:
+                    yield row_number, {}, [
+                        RowError(row_number, "metadata", "Must be an object or a JSON object.")
+                    ]
+                    continue
+            elif isinstance(metadata, list):  # a Parquet map column arrives as key/value pairs
+                record["metadata"] = dict(metadata)
+            if record.get("metadata") is None:
+                record.pop("metadata", None)
+            if record.get("reference") is None:
+                record.pop("reference", None)
+            yield row_number, record, []
+
+
+def _validate_record(line: int, record: dict[str, Any], errors: list[RowError]) -> OutputRow | None:
+    before = len(errors)
+    unknown = set(record) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS)
+    errors.extend(RowError(line, name, "Unknown field.") for name in sorted(unknown))
+    values: dict[str, str] = {}
+    for name in REQUIRED_FIELDS:
+        value = record.get(name)
+        if name == "prompt_id" and isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if value is None:
+            errors.append(RowError(line, name, "Required."))
+        elif not isinstance(value, str):
+            errors.append(RowError(line, name, f"Must be text, not {type(value).__name__}."))
+        elif value.strip() == "":
+            errors.append(RowError(line, name, "Must not be empty."))
+        else:
+            values[name] = value
+    reference = record.get("reference", "")
+    if reference is None:
+        reference = ""
+    if not isinstance(reference, str):
+        errors.append(RowError(line, "reference", "Must be text."))
+    metadata = record.get("metadata", {})
+    if metadata is None:
+        metadata = {}
+    if not isinstance(metadata, dict):
+        errors.append(RowError(line, "metadata", "Must be an object."))
+    else:
+        _validate_design_metadata(line, metadata, errors)
+    for name, value in [*values.items(), ("reference", reference)]:
+        if isinstance(value, str) and "\x00" in value:
+            errors.append(RowError(line, name, "Contains a NUL character, which cannot be stored."))
+    if name_too_long := [n for n in ("prompt_id", "system") if len(values.get(n, "")) > 200]:
+        errors.extend(RowError(line, n, "Longer than 200 characters.") for n in name_too_long)
+    if len(errors) > before:
+        return None
+    return OutputRow(
+        line=line,
+        prompt_id=values["prompt_id"],
+        prompt=values["prompt"],
+        system=values["system"],
+        output=values["output"],
+        reference=reference,
+        metadata=metadata,
+    )
+
+
+def _validate_design_metadata(line: int, metadata: dict[str, Any], errors: list[RowError]) -> None:
+    """The bias analysis reads `tone` and `known_errors`; catch a wrong type at import."""
+    tone = metadata.get("tone")
+    if tone is not None and not isinstance(tone, str):
+        errors.append(RowError(line, "metadata.tone", "Must be text (a condition label)."))
+    known = metadata.get("known_errors")
+    if known is not None and not (
+        (isinstance(known, int) and not isinstance(known, bool) and known >= 0)
+        or isinstance(known, list)
+    ):
+        errors.append(
+            RowError(line, "metadata.known_errors", "Must be a count ≥ 0 or a list of errors.")
+        )
+
+
+def _check_file_consistency(parsed: ParsedFile) -> None:
+    first_line_of_output: dict[tuple[str, str], int] = {}
+    prompt_texts: dict[str, tuple[int, str]] = {}
+    for row in parsed.rows:
+        key = (row.prompt_id, row.system)
+        if key in first_line_of_output:
+            parsed.errors.append(
+                RowError(
+                    row.line,
+                    "system",
+                    f"Prompt '{row.prompt_id}' already has an output from this system "
+                    f"on line {first_line_of_output[key]}.",
+                )
+            )
+        else:
+            first_line_of_output[key] = row.line
+        seen = prompt_texts.setdefault(row.prompt_id, (row.line, row.prompt))
+        if seen[1] != row.prompt:
+            parsed.errors.append(
+                RowError(
+                    row.line,
+                    "prompt",
+                    f"Prompt '{row.prompt_id}' has different text on line {seen[0]}.",
+                )
+            )
+    parsed.errors.sort(key=lambda error: error.line)
+
+
+def design_fields(metadata: dict[str, Any]) -> tuple[str, int | None]:
+    """The tone condition and known-error count an output's metadata declares."""
+    tone = metadata.get("tone") or ""
+    known = metadata.get("known_errors")
+    if isinstance(known, list):
+        return tone, len(known)
+    return tone, known

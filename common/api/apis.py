@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from common.api.base import LEAD, ProjectAPIView
+from common.models import ProjectRole, User
+from common.selectors import (
+    audit_events_for_project,
+    project_list_for_actor,
+    project_members,
+    project_roles_for_user,
+)
+from common.services import project_create, project_membership_add, project_membership_remove
+
+
+class ProjectListApi(APIView):
+    class OutputSerializer(serializers.Serializer):
+        slug = serializers.SlugField()
+        name = serializers.CharField()
+        description = serializers.CharField()
+        roles = serializers.ListField(child=serializers.CharField())
+
+    class InputSerializer(serializers.Serializer):
+        slug = serializers.SlugField(max_length=80)
+        name = serializers.CharField(max_length=200)
+        description = serializers.CharField(required=False, allow_blank=True, default="")
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        projects = project_list_for_actor(actor=request.user)
+        data = [
+            {
+                "slug": project.slug,
+                "name": project.name,
+                "description": project.description,
+                "roles": sorted(project_roles_for_user(actor=request.user, project=project)),
+            }
+            for project in projects
+        ]
+        return Response(self.OutputSerializer(data, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request: Request) -> Response:
+        """Create a project; its creator becomes its lead. Only staff may create projects."""
+        if not request.user.is_staff:
+            return Response({"detail": "Only staff can create projects."}, status=403)
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        project = project_create(actor=request.user, **serializer.validated_data)
+        data = {**serializer.validated_data, "roles": [ProjectRole.LEAD]}
+        return Response(self.OutputSerializer(data | {"slug": project.slug}).data, status=201)
+
+
+class ProjectDetailApi(ProjectAPIView):
+    allowed_roles = ProjectRole.values
+
+    class OutputSerializer(serializers.Serializer):
+        slug = serializers.SlugField()
+        name = serializers.CharField()
+        description = serializers.CharField()
+        roles = serializers.ListField(child=serializers.CharField())
+
+    @extend_schema(responses=OutputSerializer)
+    def get(self, request: Request, slug: str) -> Response:
+        roles = sorted(project_roles_for_user(actor=request.user, project=self.project))
+        data = {
+            "slug": self.project.slug,
+            "name": self.project.name,
+            "description": self.project.description,
+            "roles": roles,
+        }
+        return Response(self.OutputSerializer(data).data)
+
+
+class ProjectMembersApi(ProjectAPIView):
+    allowed_roles = LEAD
+
+    class OutputSerializer(serializers.Serializer):
+        username = serializers.CharField(source="user.username")
+        role = serializers.CharField()
+
+    class InputSerializer(serializers.Serializer):
+        username = serializers.CharField()
+        role = serializers.ChoiceField(choices=ProjectRole.choices)
+        remove = serializers.BooleanField(default=False)
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        return Response(self.OutputSerializer(project_members(project=self.project), many=True).data)
+
+    @extend_schema(request=InputSerializer, responses=OutputSerializer(many=True))
+    def post(self, request: Request, slug: str) -> Response:
+        """Add (or, with `remove`, take away) a role in this project."""
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        user = User.objects.filter(username=serializer.validated_data["username"]).first()
+        if user is None:
+            return Response({"username": ["No such user."]}, status=status.HTTP_400_BAD_REQUEST)
+        change = project_membership_remove if serializer.validated_data["remove"] else project_membership_add
+        change(
+            actor=request.user, project=self.project, user=user, role=serializer.validated_data["role"]
+        )
+        return Response(self.OutputSerializer(project_members(project=self.project), many=True).data)
+
+
+class ProjectAuditApi(ProjectAPIView):
+    allowed_roles = LEAD
+
+    class OutputSerializer(serializers.Serializer):
+        occurred_at = serializers.DateTimeField()
+        actor = serializers.CharField(source="actor.username", default=None)
+        action = serializers.CharField()
+        object_type = serializers.CharField()
+        object_id = serializers.CharField()
+        details = serializers.JSONField()
+
+    @extend_schema(responses=OutputSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        events = audit_events_for_project(project=self.project)[:500]
+        return Response(self.OutputSerializer(events, many=True).data)

@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+from typing import Any
+
+
+class ApplicationError(Exception):
+    """A domain rule was violated; interfaces turn it into a 400/409 or a form error."""
+
+    def __init__(self, message: str, *, extra: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra or {}
+
+
+class AccessDenied(ApplicationError):
+    """The actor may not see or change this object; interfaces answer 403 (or 404)."""

@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from common.exceptions import AccessDenied
+from common.models import ProjectRole
+from common.selectors import (
+    audit_events_for_project,
+    project_get_for_actor,
+    project_list_for_actor,
+    project_members,
+    project_roles_for_user,
+)
+
+ProjectView = Callable[..., HttpResponse]
+
+
+def project_view(roles: Iterable[str]) -> Callable[[ProjectView], ProjectView]:
+    """Resolve `slug` to a project the user holds one of `roles` in, or answer 403.
+
+    The view receives the project instead of the slug, so it cannot skip the check.
+    """
+    role_set = frozenset(roles)
+
+    def decorate(view: ProjectView) -> ProjectView:
+        @login_required
+        @wraps(view)
+        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+            try:
+                project = project_get_for_actor(actor=request.user, slug=slug, roles=role_set)
+            except AccessDenied as exc:
+                raise PermissionDenied(exc.message) from exc
+            return view(request, project, *args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+@login_required
+def home(request: HttpRequest) -> HttpResponse:
+    projects = [
+        (project, sorted(project_roles_for_user(actor=request.user, project=project)))
+        for project in project_list_for_actor(actor=request.user)
+    ]
+    return render(request, "common/home.html", {"projects": projects})
+
+
+@project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
+def project_detail(request: HttpRequest, project: Any) -> HttpResponse:
+    from annotation.selectors import pool_list, project_counts, system_list
+
+    context = {
+        "project": project,
+        "roles": project_roles_for_user(actor=request.user, project=project),
+        "counts": project_counts(project=project),
+        "systems": system_list(project=project),
+        "pools": pool_list(project=project),
+        "members": project_members(project=project),
+    }
+    return render(request, "common/project_detail.html", context)
+
+
+@project_view([ProjectRole.LEAD])
+def project_audit(request: HttpRequest, project: Any) -> HttpResponse:
+    events = audit_events_for_project(project=project)[:500]
+    return render(request, "common/audit.html", {"project": project, "events": events})
