@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 api_patterns = [
     path("", include("common.api.urls")),
     path("", include("annotation.api.urls")),
+    path("", include("guidelines.api.urls")),
 ]
 
 urlpatterns = [
@@ -17,4 +18,5 @@ urlpatterns = [
     path("api/", include(api_patterns)),
     path("", include("common.urls")),
     path("", include("annotation.urls")),
+    path("", include("guidelines.urls")),
 ]
