@@ -15,7 +15,12 @@ from common.views import project_view
 class OutputImportForm(forms.Form):
     file = forms.FileField(help_text="JSONL, CSV or Parquet; see the format in the README.")
     format = forms.ChoiceField(
-        choices=[("", "from the file name"), ("jsonl", "JSONL"), ("csv", "CSV"), ("parquet", "Parquet")],
+        choices=[
+            ("", "from the file name"),
+            ("jsonl", "JSONL"),
+            ("csv", "CSV"),
+            ("parquet", "Parquet"),
+        ],
         required=False,
     )
 
@@ -44,7 +49,9 @@ def outputs_import_page(request: HttpRequest, project: Project) -> HttpResponse:
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
 def outputs_page(request: HttpRequest, project: Project) -> HttpResponse:
     system = request.GET.get("system") or None
-    page = Paginator(output_list(project=project, system=system), 50).get_page(request.GET.get("page"))
+    page = Paginator(output_list(project=project, system=system), 50).get_page(
+        request.GET.get("page")
+    )
     context = {
         "project": project,
         "page": page,

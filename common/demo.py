@@ -37,7 +37,12 @@ FACTS = [
     ("the speed of light in vacuum", "What is {s}?", "about 299,792 km/s", "about 150,000 km/s"),
     ("the longest river in South America", "What is {s}?", "the Amazon", "the Paraná"),
     ("the number of bones in an adult human", "What is {s}?", "206", "212"),
-    ("the inventor of the telephone patent of 1876", "Who held {s}?", "Alexander Graham Bell", "Thomas Edison"),
+    (
+        "the inventor of the telephone patent of 1876",
+        "Who held {s}?",
+        "Alexander Graham Bell",
+        "Thomas Edison",
+    ),
     ("the smallest prime number", "What is {s}?", "2", "1"),
     ("the currency of Japan", "What is {s}?", "the yen", "the won"),
     ("the freezing point of water in Fahrenheit", "What is {s}?", "32 °F", "0 °F"),
@@ -155,7 +160,9 @@ def seed_demo() -> list[DemoLogin]:
                 "assertive or hedged, some with a planted factual error."
             ),
         )
-    project_membership_add(actor=lead, project=project, user=researcher, role=ProjectRole.RESEARCHER)
+    project_membership_add(
+        actor=lead, project=project, user=researcher, role=ProjectRole.RESEARCHER
+    )
 
     pools = {
         kind: AnnotatorPool.objects.filter(project=project, kind=kind).first()

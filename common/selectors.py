@@ -19,15 +19,11 @@ def project_roles_for_user(*, actor: User, project: Project) -> frozenset[str]:
     if actor.is_superuser:
         return ALL_ROLES
     return frozenset(
-        ProjectMembership.objects.filter(project=project, user=actor).values_list(
-            "role", flat=True
-        )
+        ProjectMembership.objects.filter(project=project, user=actor).values_list("role", flat=True)
     )
 
 
-def project_get_for_actor(
-    *, actor: User, slug: str, roles: Iterable[str] = ALL_ROLES
-) -> Project:
+def project_get_for_actor(*, actor: User, slug: str, roles: Iterable[str] = ALL_ROLES) -> Project:
     """The project with `slug` if `actor` holds one of `roles` in it, else AccessDenied.
 
     Unknown slugs and projects the actor cannot see raise the same error, so the
@@ -52,8 +48,10 @@ def project_list_for_actor(*, actor: User, roles: Iterable[str] = ALL_ROLES) -> 
 
 
 def project_members(*, project: Project) -> QuerySet[ProjectMembership]:
-    return ProjectMembership.objects.filter(project=project).select_related("user").order_by(
-        "role", "user__username"
+    return (
+        ProjectMembership.objects.filter(project=project)
+        .select_related("user")
+        .order_by("role", "user__username")
     )
 
 

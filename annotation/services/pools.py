@@ -48,7 +48,9 @@ def pool_member_add(
         "external_worker_id": external_worker_id,
         "pay_rate_per_hour": pay_rate_per_hour,
     }
-    membership, created = PoolMembership.objects.get_or_create(pool=pool, user=user, defaults=wanted)
+    membership, created = PoolMembership.objects.get_or_create(
+        pool=pool, user=user, defaults=wanted
+    )
     changed = [name for name, value in wanted.items() if getattr(membership, name) != value]
     if changed:
         for name in changed:

@@ -90,7 +90,9 @@ class ProjectMembersApi(ProjectAPIView):
 
     @extend_schema(responses=OutputSerializer(many=True))
     def get(self, request: Request, slug: str) -> Response:
-        return Response(self.OutputSerializer(project_members(project=self.project), many=True).data)
+        return Response(
+            self.OutputSerializer(project_members(project=self.project), many=True).data
+        )
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer(many=True))
     def post(self, request: Request, slug: str) -> Response:
@@ -100,11 +102,20 @@ class ProjectMembersApi(ProjectAPIView):
         user = User.objects.filter(username=serializer.validated_data["username"]).first()
         if user is None:
             return Response({"username": ["No such user."]}, status=status.HTTP_400_BAD_REQUEST)
-        change = project_membership_remove if serializer.validated_data["remove"] else project_membership_add
-        change(
-            actor=request.user, project=self.project, user=user, role=serializer.validated_data["role"]
+        change = (
+            project_membership_remove
+            if serializer.validated_data["remove"]
+            else project_membership_add
         )
-        return Response(self.OutputSerializer(project_members(project=self.project), many=True).data)
+        change(
+            actor=request.user,
+            project=self.project,
+            user=user,
+            role=serializer.validated_data["role"],
+        )
+        return Response(
+            self.OutputSerializer(project_members(project=self.project), many=True).data
+        )
 
 
 class ProjectAuditApi(ProjectAPIView):

@@ -8,7 +8,9 @@ urlpatterns = [
     path("projects/", apis.ProjectListApi.as_view(), name="api-projects"),
     path("projects/<slug:slug>/", apis.ProjectDetailApi.as_view(), name="api-project"),
     path(
-        "projects/<slug:slug>/members/", apis.ProjectMembersApi.as_view(), name="api-project-members"
+        "projects/<slug:slug>/members/",
+        apis.ProjectMembersApi.as_view(),
+        name="api-project-members",
     ),
     path("projects/<slug:slug>/audit/", apis.ProjectAuditApi.as_view(), name="api-project-audit"),
 ]

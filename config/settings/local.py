@@ -10,8 +10,8 @@ os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
 os.environ.setdefault("CELERY_BROKER_URL", "memory://")
 
-from .base import *  # noqa: E402, F403
-from .base import BASE_DIR, DATABASES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import BASE_DIR, DATABASES
 
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     name = DATABASES["default"]["NAME"]

@@ -8,8 +8,8 @@ os.environ.setdefault("SECRET_KEY", "test-only-key")
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/judgebench")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
 
-from .base import *  # noqa: E402, F403
-from .base import DATABASES  # noqa: E402
+from .base import *  # noqa: F403
+from .base import DATABASES
 
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise RuntimeError("The test suite runs on PostgreSQL; set DATABASE_URL to a postgres:// URL.")

@@ -16,9 +16,18 @@ from tests.conftest import api_as
 
 GOOD_ROWS = [
     {"prompt_id": "p1", "prompt": "Q1?", "system": "s1", "output": "A1"},
-    {"prompt_id": "p1", "prompt": "Q1?", "system": "s2", "output": "A2", "metadata": {"tone": "hedged"}},
+    {
+        "prompt_id": "p1",
+        "prompt": "Q1?",
+        "system": "s2",
+        "output": "A2",
+        "metadata": {"tone": "hedged"},
+    },
 ]
-BAD_ROWS = [{"prompt_id": "p1", "prompt": "", "system": "s1"}, {"prompt_id": "p2", "system": "s1", "output": 3}]
+BAD_ROWS = [
+    {"prompt_id": "p1", "prompt": "", "system": "s1"},
+    {"prompt_id": "p2", "system": "s1", "output": 3},
+]
 
 
 def upload(rows: list[dict], name: str = "outputs.jsonl") -> SimpleUploadedFile:
@@ -54,7 +63,9 @@ def test_api_import_bad_file_lists_errors_by_line_and_field(project_roles):
 
 def test_api_import_unknown_extension_asks_for_a_format(project_roles):
     response = api_as(project_roles.lead).post(
-        "/api/projects/alpha/outputs/import/", {"file": upload(GOOD_ROWS, "x.txt")}, format="multipart"
+        "/api/projects/alpha/outputs/import/",
+        {"file": upload(GOOD_ROWS, "x.txt")},
+        format="multipart",
     )
     assert response.status_code == 400
     assert "format" in response.json()
@@ -64,9 +75,25 @@ def test_command_imports_and_is_idempotent(project_roles, tmp_path):
     path = tmp_path / "o.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in GOOD_ROWS))
     out = io.StringIO()
-    call_command("import_outputs", str(path), "--project", "alpha", "--as-user", "lead-a", stdout=out, stderr=io.StringIO())
+    call_command(
+        "import_outputs",
+        str(path),
+        "--project",
+        "alpha",
+        "--as-user",
+        "lead-a",
+        stdout=out,
+        stderr=io.StringIO(),
+    )
     assert "outputs_created 2" in out.getvalue()
-    call_command("import_outputs", str(path), "--project", "alpha", stdout=io.StringIO(), stderr=io.StringIO())
+    call_command(
+        "import_outputs",
+        str(path),
+        "--project",
+        "alpha",
+        stdout=io.StringIO(),
+        stderr=io.StringIO(),
+    )
     assert Output.objects.count() == 2
     assert AuditEvent.objects.filter(action="outputs.import", actor=project_roles.lead).count() == 1
 
@@ -76,7 +103,9 @@ def test_command_refuses_bad_file_with_nonzero_exit(project_roles, tmp_path):
     path.write_text("\n".join(json.dumps(r) for r in BAD_ROWS))
     err = io.StringIO()
     with pytest.raises(CommandError, match="4 error"):
-        call_command("import_outputs", str(path), "--project", "alpha", stdout=io.StringIO(), stderr=err)
+        call_command(
+            "import_outputs", str(path), "--project", "alpha", stdout=io.StringIO(), stderr=err
+        )
     assert "line 2, output: Must be text" in err.getvalue()
     assert Output.objects.count() == 0
 
@@ -89,14 +118,20 @@ def test_command_exit_status_is_nonzero_from_the_shell(project_roles, tmp_path):
     from django.db import connection
 
     settings = connection.settings_dict
-    database_url = f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    database_url = (
+        f"postgres://{settings['USER']}@{settings['HOST']}:{settings['PORT']}/{settings['NAME']}"
+    )
     path = tmp_path / "bad.jsonl"
     path.write_text("\n".join(json.dumps(r) for r in BAD_ROWS))
     completed = subprocess.run(
         [sys.executable, "manage.py", "import_outputs", str(path), "--project", "nope"],
         capture_output=True,
         text=True,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings.test", "DATABASE_URL": database_url},
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.test",
+            "DATABASE_URL": database_url,
+        },
         check=False,
     )
     assert completed.returncode != 0
@@ -115,13 +150,17 @@ def test_htmx_import_page_shows_result_fragment(project_roles):
     html = response.content.decode()
     assert html.lstrip().startswith('<div id="import-result">')
     assert "4 error(s)" in html and "Must not be empty." in html
-    response = client.post("/p/alpha/outputs/import/", {"file": upload(GOOD_ROWS)}, HTTP_HX_REQUEST="true")
+    response = client.post(
+        "/p/alpha/outputs/import/", {"file": upload(GOOD_ROWS)}, HTTP_HX_REQUEST="true"
+    )
     assert response.status_code == 200 and "2 new outputs" in response.content.decode()
 
 
 def test_membership_change_is_audited_and_readable_by_leads_only(project_roles):
     lead = api_as(project_roles.lead)
-    response = lead.post("/api/projects/alpha/members/", {"username": "lead-b", "role": "researcher"})
+    response = lead.post(
+        "/api/projects/alpha/members/", {"username": "lead-b", "role": "researcher"}
+    )
     assert response.status_code == 200
     actions = [event["action"] for event in lead.get("/api/projects/alpha/audit/").json()]
     assert actions[0] == "membership.add"

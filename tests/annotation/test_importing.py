@@ -20,7 +20,9 @@ GOOD = {"prompt_id": "p1", "prompt": "Q?", "system": "s1", "output": "A."}
 
 
 def test_good_jsonl_rows_are_parsed_with_their_lines():
-    parsed = parse_outputs_file(jsonl(GOOD, {**GOOD, "system": "s2", "metadata": {"tone": "hedged"}}), "jsonl")
+    parsed = parse_outputs_file(
+        jsonl(GOOD, {**GOOD, "system": "s2", "metadata": {"tone": "hedged"}}), "jsonl"
+    )
     assert parsed.errors == []
     assert [(row.line, row.system, row.metadata) for row in parsed.rows] == [
         (1, "s1", {}),
@@ -89,7 +91,10 @@ def test_parquet_rows_with_struct_metadata(tmp_path):
             "prompt": ["Q1", "Q2"],
             "system": ["s", "s"],
             "output": ["A1", None],
-            "metadata": [{"tone": "hedged", "known_errors": 1}, {"tone": "assertive", "known_errors": 0}],
+            "metadata": [
+                {"tone": "hedged", "known_errors": 1},
+                {"tone": "assertive", "known_errors": 0},
+            ],
         }
     )
     path = tmp_path / "outputs.parquet"

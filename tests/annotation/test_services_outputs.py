@@ -125,7 +125,7 @@ def test_text_is_kept_exactly(project_roles):
         "  leading and trailing spaces  ",
         "tabs\tand\r\nwindows newlines\n\n\n",
         "Unicode: naïve café — 漢字, emoji 👩🏽‍🔬, RTL مرحبا, combining é",
-        "<script>alert(1)</script> & \\backslash\\ \"quotes\"",
+        '<script>alert(1)</script> & \\backslash\\ "quotes"',
         "x" * 300_000,
     ]
     rows = [
@@ -155,11 +155,15 @@ def test_csv_and_parquet_import_the_same_rows(project_roles, tmp_path):
     )
     path = tmp_path / "o.parquet"
     pq.write_table(
-        pa.table({"prompt_id": ["c1"], "prompt": ["Q, with comma?"], "system": ["s2"], "output": ["o"]}),
+        pa.table(
+            {"prompt_id": ["c1"], "prompt": ["Q, with comma?"], "system": ["s2"], "output": ["o"]}
+        ),
         path,
     )
     with path.open("rb") as stream:
-        outputs_import(actor=project_roles.lead, project=project_roles.project, stream=stream, fmt="parquet")
+        outputs_import(
+            actor=project_roles.lead, project=project_roles.project, stream=stream, fmt="parquet"
+        )
     assert sorted(Output.objects.values_list("system__name", "text", "known_error_count")) == [
         ("s1", "multi\nline", 1),
         ("s2", "o", None),
@@ -175,7 +179,12 @@ def test_a_50_megabyte_file_imports_in_one_transaction(project_roles, tmp_path):
         while handle.tell() < 50 * 1024 * 1024:
             handle.write(
                 json.dumps(
-                    {"prompt_id": f"b{n}", "prompt": f"Big question {n}?", "system": "s", "output": f"{n} {long_answer}"}
+                    {
+                        "prompt_id": f"b{n}",
+                        "prompt": f"Big question {n}?",
+                        "system": "s",
+                        "output": f"{n} {long_answer}",
+                    }
                 )
                 + "\n"
             )

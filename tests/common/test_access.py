@@ -16,10 +16,16 @@ from tests.conftest import api_as
 
 # Public by design: authentication itself, the API's own documentation, the admin
 # (which has its own login), and the crowd entry link (it authenticates by its token).
-PUBLIC_PREFIXES = ("accounts/", "api/schema/", "api/docs/", "admin/", "static/", "media/")
+PUBLIC_PREFIXES = ("accounts/", "api/schema/", "api/docs/", "api/auth/token/", "admin/", "static/", "media/")
 PUBLIC_NAMES = {"crowd-entry"}
 
-PLACEHOLDERS = {"slug": "alpha", "int": "1", "str": "x", "uuid": "00000000-0000-0000-0000-000000000000", "path": "x"}
+PLACEHOLDERS = {
+    "slug": "alpha",
+    "int": "1",
+    "str": "x",
+    "uuid": "00000000-0000-0000-0000-000000000000",
+    "path": "x",
+}
 
 
 def _walk(patterns, prefix=""):
@@ -103,7 +109,11 @@ def test_researchers_read_but_cannot_import(project_roles):
 
 def test_annotators_cannot_read_systems_or_outputs(project_roles):
     client = api_as(project_roles.annotator)
-    for url in ["/api/projects/alpha/systems/", "/api/projects/alpha/outputs/", "/api/projects/alpha/prompts/"]:
+    for url in [
+        "/api/projects/alpha/systems/",
+        "/api/projects/alpha/outputs/",
+        "/api/projects/alpha/prompts/",
+    ]:
         assert client.get(url).status_code == 403, url
 
 

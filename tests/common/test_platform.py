@@ -15,7 +15,12 @@ from common.models import AuditEvent, User
 @pytest.mark.slow
 def test_seed_demo_is_idempotent_and_creates_every_role(db):
     call_command("seed_demo", stdout=io.StringIO())
-    counts = (Output.objects.count(), Prompt.objects.count(), System.objects.count(), AuditEvent.objects.count())
+    counts = (
+        Output.objects.count(),
+        Prompt.objects.count(),
+        System.objects.count(),
+        AuditEvent.objects.count(),
+    )
     out = io.StringIO()
     call_command("seed_demo", stdout=out)
     assert (Output.objects.count(), Prompt.objects.count(), System.objects.count()) == counts[:3]

@@ -58,7 +58,9 @@ class Command(BaseCommand):
                     self.stderr.write(f"… and {len(refused.errors) - 100} more error(s).")
                 raise CommandError(refused.message) from refused
         bar.close()
-        summary = ", ".join(f"{key} {value}" for key, value in result.as_dict().items() if key != "systems")
+        summary = ", ".join(
+            f"{key} {value}" for key, value in result.as_dict().items() if key != "systems"
+        )
         self.stdout.write(self.style.SUCCESS(f"Imported {path.name}: {summary}."))
 
     def _actor(self, username: str | None) -> User | None:
