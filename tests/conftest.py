@@ -47,3 +47,6 @@ def api_as(user: User | None) -> APIClient:
     if user is not None:
         client.force_authenticate(user)
     return client
+
+
+pytest_plugins = ["tests.browser_support"]
