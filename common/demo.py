@@ -18,6 +18,7 @@ from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
 from annotation.services.pools import pool_create, pool_member_add
 from common.models import Project, ProjectRole, User
+from guidelines.demo import seed_demo_guidelines
 from common.services import project_create, project_membership_add
 
 DEMO_PASSWORD = "demo"
@@ -194,6 +195,7 @@ def seed_demo() -> list[DemoLogin]:
         fmt="jsonl",
         filename="demo-outputs.jsonl",
     )
+    seed_demo_guidelines(project=project, lead=lead)
     logins = [DemoLogin(admin.username, "Django admin (everything)")]
     logins.append(DemoLogin(lead.username, "project lead"))
     logins.append(DemoLogin(researcher.username, "researcher"))
