@@ -73,6 +73,10 @@ def project_counts(*, project: Project) -> dict[str, int]:
     }
 
 
+# The query string a lead pastes into a crowd platform; Prolific fills these placeholders.
+CROWD_LINK_QUERY = "?worker_id={{%PROLIFIC_PID%}}&study_id={{%STUDY_ID%}}&session_id={{%SESSION_ID%}}"
+
+
 # -- tasks (leads and researchers) ---------------------------------------------
 
 

@@ -9,6 +9,7 @@ api_patterns = [
     path("", include("common.api.urls")),
     path("", include("annotation.api.urls")),
     path("", include("guidelines.api.urls")),
+    path("", include("analysis.api.urls")),
 ]
 
 urlpatterns = [
@@ -21,4 +22,5 @@ urlpatterns = [
     path("", include("common.urls")),
     path("", include("annotation.urls")),
     path("", include("guidelines.urls")),
+    path("", include("analysis.urls")),
 ]

@@ -1,0 +1,225 @@
+"""Annotator-facing reads. Every function takes `actor=` and returns only what a blinded
+annotator may see: opaque handles, the task title, texts and the rubric questions.
+
+No system name or id, no output or prompt id, no metadata, no gold flag and no other
+annotator's answers ever leave these functions; the crawler test checks the pages and
+APIs built on them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from annotation.models import (
+    Assignment,
+    AssignmentStatus,
+    PoolKind,
+    Task,
+    TaskPool,
+    TaskPoolWorker,
+    TaskStatus,
+    Unit,
+    UnitOutput,
+)
+from annotation.services.blinding import position_label
+from annotation.services.submission import rubric_questions
+from common.exceptions import AccessDenied
+from common.models import User
+
+# What a rubric question may show an annotator; anything else in the JSON stays home.
+QUESTION_FIELDS = (
+    "key", "label", "help", "required", "type", "scope", "min", "max", "anchors", "options",
+    "allow_tie", "strength", "strength_levels", "max_length",
+)
+
+
+def _public_question(question: Any) -> dict[str, Any]:
+    if not isinstance(question, dict):
+        return {}
+    return {name: question[name] for name in QUESTION_FIELDS if name in question}
+
+
+def task_get_for_annotator(*, actor: User, public_id: str) -> Task:
+    """A live or paused task whose pool `actor` belongs to; anything else is AccessDenied."""
+    task = (
+        Task.objects.filter(
+            public_id=public_id,
+            task_pools__pool__members__user=actor,
+            status__in=[TaskStatus.LIVE, TaskStatus.PAUSED],
+        )
+        .select_related("guideline_version")
+        .first()
+        if actor.is_authenticated
+        else None
+    )
+    if task is None:
+        raise AccessDenied("No such task.")
+    return task
+
+
+def task_list_for_annotator(*, actor: User) -> list[dict[str, Any]]:
+    """The live and paused tasks `actor` may work on, with their own progress."""
+    if not actor.is_authenticated:
+        return []
+    task_pools = (
+        TaskPool.objects.filter(
+            pool__members__user=actor, task__status__in=[TaskStatus.LIVE, TaskStatus.PAUSED]
+        )
+        .select_related("task")
+        .order_by("task_id", "pk")
+    )
+    workers = {
+        w.task_pool_id: w
+        for w in TaskPoolWorker.objects.filter(user=actor, task_pool__in=task_pools)
+    }
+    tasks: dict[int, dict[str, Any]] = {}
+    for tp in task_pools:
+        entry = tasks.setdefault(
+            tp.task_id,
+            {
+                "public_id": tp.task.public_id,
+                "title": tp.task.title,
+                "description": tp.task.description,
+                "mode": tp.task.mode,
+                "status": tp.task.status,
+                "submitted": 0,
+                "cap": 0,
+            },
+        )
+        worker = workers.get(tp.pk)
+        entry["submitted"] += worker.submitted_count if worker else 0
+        entry["cap"] = None if tp.per_annotator_cap is None or entry["cap"] is None else (
+            entry["cap"] + tp.per_annotator_cap
+        )
+    return list(tasks.values())
+
+
+def assignment_get_for_annotator(*, actor: User, handle: str) -> Assignment:
+    """The annotator's own assignment; someone else's handle is indistinguishable from none."""
+    assignment = (
+        Assignment.objects.filter(handle=handle, annotator=actor)
+        .select_related("task_pool__task", "unit__prompt", "guideline_version")
+        .first()
+        if actor.is_authenticated
+        else None
+    )
+    if assignment is None:
+        raise AccessDenied("No such item.")
+    return assignment
+
+
+def assignment_current_for_annotator(*, actor: User, task: Task) -> Assignment | None:
+    """The annotator's live lease in `task`, if any (read-only: nothing is claimed)."""
+    return (
+        Assignment.objects.filter(
+            annotator=actor,
+            task_pool__task=task,
+            status=AssignmentStatus.LEASED,
+            lease_expires_at__gt=timezone.now(),
+        )
+        .select_related("task_pool__task", "unit__prompt", "guideline_version")
+        .first()
+    )
+
+
+def annotator_progress(*, actor: User, task: Task) -> dict[str, Any]:
+    """Submitted items and the cap across the annotator's pools in `task` (one query)."""
+    rows = list(
+        TaskPool.objects.filter(task=task, pool__members__user=actor)
+        .annotate(
+            submitted=Coalesce(
+                Subquery(
+                    TaskPoolWorker.objects.filter(task_pool=OuterRef("pk"), user=actor).values(
+                        "submitted_count"
+                    )[:1]
+                ),
+                0,
+            )
+        )
+        .values_list("per_annotator_cap", "submitted")
+    )
+    caps = [cap for cap, _ in rows]
+    cap = None if not caps or any(c is None for c in caps) else sum(caps)
+    return {"submitted": sum(submitted for _, submitted in rows), "cap": cap}
+
+
+def assignment_item(*, actor: User, assignment: Assignment) -> dict[str, Any]:
+    """The blinded view of one leased item: exactly the fields of the annotator API."""
+    if assignment.annotator_id != actor.pk:
+        raise AccessDenied("No such item.")
+    task = assignment.task_pool.task
+    prompt_text = Unit.objects.filter(pk=assignment.unit_id).values_list("prompt__text", flat=True)[0]
+    texts = {
+        output_id: masked if masked is not None else text
+        for output_id, masked, text in UnitOutput.objects.filter(
+            unit_id=assignment.unit_id
+        ).values_list("output_id", "masked_text", "output__text")
+    }
+    responses = [
+        {"label": position_label(i), "text": texts[output_id]}
+        for i, output_id in enumerate(assignment.shown_order)
+    ]
+    return {
+        "handle": assignment.handle,
+        "task": task.title,
+        "prompt": prompt_text,
+        "responses": responses,
+        "rubric": [
+            _public_question(q) for q in rubric_questions(assignment.guideline_version.rubric)
+        ],
+        "status": assignment.status,
+        "lease_expires_at": assignment.lease_expires_at,
+        "progress": annotator_progress(actor=actor, task=task),
+    }
+
+
+def annotator_completion(*, actor: User, task: Task) -> dict[str, Any]:
+    """Whether the annotator's quota is done, and for crowd pools the completion code.
+
+    Done means: the cap is reached, or nothing is left to serve them and they
+    submitted at least one item. The code is only ever shown to a done worker.
+    """
+    progress = annotator_progress(actor=actor, task=task)
+    worker = (
+        TaskPoolWorker.objects.filter(user=actor, task_pool__task=task, completed_at__isnull=False)
+        .select_related("task_pool__pool")
+        .order_by("pk")
+        .first()
+    )
+    code = None
+    if worker is not None and worker.task_pool.pool.kind == PoolKind.CROWD:
+        code = worker.task_pool.completion_code
+    return {"done": worker is not None, "completion_code": code, "progress": progress}
+
+
+def annotator_has_crowd_pool(*, actor: User, task: Task) -> bool:
+    return TaskPool.objects.filter(
+        Q(pool__kind=PoolKind.CROWD), task=task, pool__members__user=actor
+    ).exists()
+
+
+def task_pool_by_entry_token(*, token: str) -> TaskPool:
+    """The task pool a crowd link opens (the token is the only key; no login yet)."""
+    task_pool = (
+        TaskPool.objects.filter(entry_token=token)
+        .select_related("task__guideline_version", "pool")
+        .first()
+    )
+    if task_pool is None:
+        raise AccessDenied("This link is not valid.")
+    return task_pool
+
+
+def guideline_clearance_for_task(*, actor: User, task: Task) -> Any:
+    from guidelines.selectors import guideline_version_clearance
+
+    require_quiz = TaskPool.objects.filter(
+        task=task, pool__members__user=actor, require_quiz=True
+    ).exists()
+    return guideline_version_clearance(
+        actor=actor, version=task.guideline_version, require_quiz=require_quiz
+    )

@@ -1,0 +1,280 @@
+"""Server-rendered pages for tasks: the lead's task pages, the crowd entry link and a
+minimal annotator page (the full keyboard workspace is a later issue).
+
+Annotator pages get their data only from annotation.selectors_annotator.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from annotation.models import FlagResolution, Pairing, PayMode, TaskMode
+from annotation.selectors import (
+    CROWD_LINK_QUERY,
+    blinding_flag_get,
+    guideline_version_for_task,
+    pool_get,
+    pool_list,
+    task_blinding_flags,
+    task_flagged_assignments,
+    task_get,
+    task_list,
+    task_progress,
+)
+from annotation.selectors_annotator import (
+    annotator_completion,
+    assignment_current_for_annotator,
+    assignment_get_for_annotator,
+    assignment_item,
+    guideline_clearance_for_task,
+    task_get_for_annotator,
+    task_list_for_annotator,
+    task_pool_by_entry_token,
+)
+from annotation.services.assignment import assignment_claim, task_pool_worker_complete
+from annotation.services.blinding import blinding_check_run, blinding_flag_resolve
+from annotation.services.submission import annotation_submit, assignment_skip
+from annotation.services.tasks import (
+    crowd_worker_enter,
+    task_close,
+    task_create,
+    task_launch,
+    task_pause,
+    task_pool_add,
+)
+from common.exceptions import AccessDenied, ApplicationError
+from common.models import Project, ProjectRole
+from common.views import project_view
+
+# -- lead pages -----------------------------------------------------------------
+
+
+class TaskCreateForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    guideline_version = forms.IntegerField(help_text="Id of a published guideline version.")
+    mode = forms.ChoiceField(choices=TaskMode.choices)
+    pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL_PAIRS)
+    pairs_per_prompt = forms.IntegerField(required=False, min_value=1)
+    pay_per_item = forms.DecimalField(max_digits=8, decimal_places=2, initial=0, min_value=0)
+    pay_mode = forms.ChoiceField(choices=PayMode.choices)
+    lease_seconds = forms.IntegerField(initial=900, min_value=30)
+
+
+class TaskPoolForm(forms.Form):
+    pool = forms.IntegerField()
+    redundancy = forms.IntegerField(min_value=1, max_value=50, initial=3)
+    per_annotator_cap = forms.IntegerField(required=False, min_value=1)
+    gold_share = forms.FloatField(min_value=0, max_value=1, initial=0)
+    require_quiz = forms.BooleanField(required=False)
+
+
+@project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
+def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
+    form = TaskCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if ProjectRole.LEAD not in _roles(request, project):
+            raise PermissionDenied("Only leads create tasks.")
+        data = dict(form.cleaned_data)
+        try:
+            version = guideline_version_for_task(project=project, version_id=data.pop("guideline_version"))
+            task = task_create(actor=request.user, project=project, guideline_version=version, **data)
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+        else:
+            return redirect("task-detail", slug=project.slug, task_id=task.pk)
+    context = {"project": project, "tasks": task_list(project=project), "form": form}
+    return render(request, "annotation/task_list.html", context, status=400 if form.errors else 200)
+
+
+def _roles(request: HttpRequest, project: Project) -> frozenset[str]:
+    from common.selectors import project_roles_for_user
+
+    return project_roles_for_user(actor=request.user, project=project)
+
+
+@project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
+def task_detail_page(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = task_get(project=project, task_id=task_id)
+    progress = task_progress(task=task)
+    for row in progress:
+        path = reverse("crowd-entry", args=[row["task_pool"].entry_token])
+        row["crowd_link"] = request.build_absolute_uri(path) + CROWD_LINK_QUERY
+    context = {
+        "project": project,
+        "task": task,
+        "progress": progress,
+        "flags": task_blinding_flags(task=task),
+        "flagged": task_flagged_assignments(task=task)[:100],
+        "pools": pool_list(project=project),
+        "pool_form": TaskPoolForm(),
+        "is_lead": ProjectRole.LEAD in _roles(request, project),
+    }
+    template = "annotation/task_detail.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, context)
+
+
+TRANSITIONS = {"launch": task_launch, "pause": task_pause, "close": task_close}
+
+
+@require_POST
+@project_view([ProjectRole.LEAD])
+def task_action(request: HttpRequest, project: Project, task_id: int, action: str) -> HttpResponse:
+    task = task_get(project=project, task_id=task_id)
+    try:
+        if action in TRANSITIONS:
+            TRANSITIONS[action](actor=request.user, task=task)
+        elif action == "blinding-check":
+            blinding_check_run(actor=request.user, task=task)
+        elif action == "add-pool":
+            form = TaskPoolForm(request.POST)
+            if not form.is_valid():
+                raise ApplicationError("Check the pool settings: " + form.errors.as_text())
+            data = dict(form.cleaned_data)
+            pool = pool_get(project=project, pool_id=data.pop("pool"))
+            task_pool_add(actor=request.user, task=task, pool=pool, **data)
+        elif action == "resolve-flag":
+            flag = blinding_flag_get(task=task, flag_id=int(request.POST.get("flag", 0)))
+            resolution = request.POST.get("resolution", "")
+            if resolution not in FlagResolution.values:
+                raise ApplicationError("Choose how to resolve the flag.")
+            blinding_flag_resolve(actor=request.user, flag=flag, resolution=resolution)
+        else:
+            raise ApplicationError("Unknown action.")
+    except (ApplicationError, ValueError) as exc:
+        messages.error(request, getattr(exc, "message", str(exc)))
+    return redirect("task-detail", slug=project.slug, task_id=task.pk)
+
+
+# -- crowd entry ------------------------------------------------------------------
+
+# Parameter names used by crowd platforms (Prolific, MTurk) and our own.
+WORKER_PARAMS = ("worker_id", "PROLIFIC_PID", "workerId")
+STUDY_PARAMS = ("study_id", "STUDY_ID", "hitId")
+SESSION_PARAMS = ("session_id", "SESSION_ID", "assignmentId")
+
+
+def _first_param(request: HttpRequest, names: tuple[str, ...]) -> str:
+    return next((request.GET[name] for name in names if request.GET.get(name)), "")
+
+
+@require_GET
+def crowd_entry(request: HttpRequest, token: str) -> HttpResponse:
+    """A crowd worker arrives from the platform: sign them in to their pool account."""
+    try:
+        task_pool = task_pool_by_entry_token(token=token)
+        user = crowd_worker_enter(
+            task_pool=task_pool,
+            worker_id=_first_param(request, WORKER_PARAMS),
+            study_id=_first_param(request, STUDY_PARAMS),
+            session_id=_first_param(request, SESSION_PARAMS),
+        )
+    except AccessDenied:
+        return render(request, "annotation/task_crowd_error.html", {"message": "This link is not valid."}, status=404)
+    except ApplicationError as exc:
+        return render(request, "annotation/task_crowd_error.html", {"message": exc.message}, status=400)
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    return redirect("annotate-task", public_id=task_pool.task.public_id)
+
+
+# -- the minimal annotator page ----------------------------------------------------
+
+
+@login_required
+def annotate_home(request: HttpRequest) -> HttpResponse:
+    tasks = task_list_for_annotator(actor=request.user)
+    return render(request, "annotation/task_annotator_home.html", {"tasks": tasks})
+
+
+def _annotator_task(request: HttpRequest, public_id: str) -> Any:
+    try:
+        return task_get_for_annotator(actor=request.user, public_id=public_id)
+    except AccessDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+
+
+@login_required
+def annotate_task_page(request: HttpRequest, public_id: str, errors: Any = None, status: int = 200) -> HttpResponse:
+    task = _annotator_task(request, public_id)
+    current = assignment_current_for_annotator(actor=request.user, task=task)
+    context = {
+        "task": {"public_id": task.public_id, "title": task.title, "description": task.description,
+                 "status": task.status},
+        "clearance": guideline_clearance_for_task(actor=request.user, task=task),
+        "guideline_prose": task.guideline_version.prose,
+        "item": assignment_item(actor=request.user, assignment=current) if current else None,
+        "completion": annotator_completion(actor=request.user, task=task),
+        "errors": errors,
+        "answers_text": request.POST.get("answers", "") if errors else "",
+    }
+    template = "annotation/task_annotate.html"
+    if request.htmx:
+        template += "#item"
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@login_required
+def annotate_acknowledge(request: HttpRequest, public_id: str) -> HttpResponse:
+    from guidelines.services import guideline_version_acknowledge
+
+    task = _annotator_task(request, public_id)
+    guideline_version_acknowledge(actor=request.user, version=task.guideline_version)
+    return redirect("annotate-task", public_id=public_id)
+
+
+@require_POST
+@login_required
+def annotate_next(request: HttpRequest, public_id: str) -> HttpResponse:
+    task = _annotator_task(request, public_id)
+    try:
+        if assignment_claim(actor=request.user, task=task) is None:
+            task_pool_worker_complete(actor=request.user, task=task)
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("annotate-task", public_id=public_id)
+
+
+@require_POST
+@login_required
+def annotate_submit(request: HttpRequest, handle: str) -> HttpResponse:
+    try:
+        assignment = assignment_get_for_annotator(actor=request.user, handle=handle)
+    except AccessDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+    public_id = assignment.task_pool.task.public_id
+    try:
+        answers = json.loads(request.POST.get("answers") or "{}")
+    except json.JSONDecodeError:
+        return annotate_task_page(request, public_id, errors={"answers": ["Not valid JSON."]}, status=400)
+    try:
+        annotation_submit(actor=request.user, handle=handle, answers=answers)
+    except ApplicationError as exc:
+        errors = exc.extra.get("errors") or {"__all__": [exc.message]}
+        return annotate_task_page(request, public_id, errors=errors, status=400)
+    return annotate_next(request, public_id)
+
+
+@require_POST
+@login_required
+def annotate_skip(request: HttpRequest, handle: str) -> HttpResponse:
+    try:
+        assignment = assignment_get_for_annotator(actor=request.user, handle=handle)
+        assignment_skip(actor=request.user, handle=handle, reason=request.POST.get("reason", ""))
+    except AccessDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+    except ApplicationError as exc:
+        messages.error(request, exc.message)
+    return redirect("annotate-task", public_id=assignment.task_pool.task.public_id)
