@@ -1,0 +1,83 @@
+"""Demo data for the analysis pages: a simulated crowd-vs-expert study, imported as a
+dataset through the real import service, with its agreement report computed.
+
+Called from common/demo.py; idempotent, so the demo seed can run on every start.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import numpy as np
+
+from analysis.models import AgreementReport, AnnotationDataset
+from analysis.services import agreement_report_request, dataset_import
+from analysis.simulation import PoolBehaviour, SimulationConfig, simulate_study
+from common.models import Project, User
+
+DEMO_DATASET = "Simulated study: expert vs crowd"
+DEMO_SEED = 2024
+DEMO_DECLARATIONS = (
+    "# level quality=ordinal\n# level assertiveness=ordinal\n# level has_factual_error=nominal\n"
+)
+
+
+def demo_annotations_csv(*, seed: int = DEMO_SEED) -> bytes:
+    """A few hundred units rated by an accurate expert pool and a noisier crowd pool,
+    under two guideline versions (the second half of the prompts used v2)."""
+    config = SimulationConfig(
+        n_prompts=50,
+        n_systems=3,
+        pairwise=False,
+        pools={
+            "expert": PoolBehaviour(
+                n_annotators=5, ratings_per_unit=2, noise_sd=0.45, leniency_sd=0.15
+            ),
+            "crowd": PoolBehaviour(
+                n_annotators=16,
+                ratings_per_unit=3,
+                noise_sd=0.95,
+                leniency_mean=0.2,
+                leniency_sd=0.4,
+                tone_bias=0.4,
+                hit_rate_assertive=0.3,
+                hit_rate_hedged=0.5,
+                false_alarm_rate=0.12,
+            ),
+        },
+    )
+    study = simulate_study(config, rng=np.random.default_rng(seed))
+    rubric = study.rubric
+    prompt_number = rubric["prompt_id"].str.slice(1).astype(int)
+    version = np.where(prompt_number < config.n_prompts // 2, "v1", "v2")
+    buffer = io.StringIO()
+    buffer.write(DEMO_DECLARATIONS)
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["unit", "annotator", "question", "value", "pool", "guideline_version"])
+    for row, gv in zip(
+        rubric[["unit_id", "annotator_id", "question", "value", "pool"]].itertuples(index=False),
+        version,
+        strict=True,
+    ):
+        writer.writerow([row.unit_id, row.annotator_id, row.question, int(row.value), row.pool, gv])
+    return buffer.getvalue().encode("utf-8")
+
+
+def seed_demo_analysis(*, project: Project, researcher: User) -> AnnotationDataset:
+    """Create the demo dataset and its report unless they exist; returns the dataset."""
+    dataset = AnnotationDataset.objects.filter(project=project, name=DEMO_DATASET).first()
+    if dataset is None:
+        dataset = dataset_import(
+            actor=researcher,
+            project=project,
+            name=DEMO_DATASET,
+            stream=io.BytesIO(demo_annotations_csv()),
+            fmt="csv",
+            filename="simulated-study.csv",
+        )
+    if not AgreementReport.objects.filter(dataset=dataset).exists():
+        # With the demo's eager Celery this computes once the surrounding transaction
+        # commits; with a worker it is queued like any other request.
+        agreement_report_request(actor=researcher, project=project, dataset=dataset)
+    return dataset

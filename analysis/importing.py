@@ -1,0 +1,489 @@
+"""Parsing and validation of long-format annotation files (CSV, JSONL, Parquet).
+
+Pure: bytes in, validated rows or a complete list of errors out, so a bad file can
+never leave half a write behind. The format is documented in
+docs/annotations-format.md ("Annotations from elsewhere").
+
+Question declarations (measurement level and, for ordinal word labels, their order)
+come from the file's header block and from explicit declarations (command-line
+flags, the web form), the explicit ones winning. A question nobody declares is
+nominal.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import orjson
+
+from annotation.importing import ERRORS_SHOWN, FORMATS, RowError, detect_format
+
+__all__ = [
+    "ERRORS_SHOWN",
+    "FORMATS",
+    "LEVELS",
+    "AnnotationRow",
+    "ParsedAnnotations",
+    "RowError",
+    "detect_format",
+    "parse_annotations_file",
+    "parse_declarations",
+]
+
+LEVELS = ("nominal", "ordinal", "interval", "ratio")
+REQUIRED_FIELDS = ("unit", "annotator", "question", "value")
+OPTIONAL_FIELDS = ("pool", "guideline_version")
+ALL_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
+MAX_LENGTH = {"unit": 200, "annotator": 200, "question": 120, "pool": 120, "guideline_version": 64}
+PARQUET_METADATA_KEY = b"judgebench.questions"
+
+
+@dataclass(frozen=True, slots=True)
+class AnnotationRow:
+    line: int
+    unit: str
+    annotator: str
+    question: str
+    value_text: str
+    value_number: float | None
+    pool: str
+    guideline_version: str
+
+
+@dataclass
+class ParsedAnnotations:
+    rows: list[AnnotationRow] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    # Question key -> {"level": str, "order": list[str] | None}, every question in the file.
+    questions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+Declarations = dict[str, dict[str, Any]]
+
+
+# -- declarations ---------------------------------------------------------------------
+
+
+def parse_declarations(text: str, *, line_offset: int = 0) -> tuple[Declarations, list[RowError]]:
+    """Read ``level QUESTION=LEVEL`` and ``order QUESTION=v1,v2,...`` lines.
+
+    A leading ``#`` is optional, so the same text works as a CSV header block and in
+    the web form's textarea. Blank lines are ignored.
+    """
+    declared: Declarations = {}
+    errors: list[RowError] = []
+    for number, raw in enumerate(text.splitlines(), start=1 + line_offset):
+        line = raw.strip().lstrip("#").strip()
+        if not line:
+            continue
+        keyword, _, rest = line.partition(" ")
+        name, equals, value = rest.strip().partition("=")
+        name, value = name.strip(), value.strip()
+        if keyword not in ("level", "order") or not equals or not name:
+            errors.append(
+                RowError(
+                    number,
+                    "declaration",
+                    "Expected 'level QUESTION=nominal|ordinal|interval|ratio' or "
+                    "'order QUESTION=v1,v2,...'.",
+                )
+            )
+            continue
+        if keyword == "level":
+            declared.setdefault(name, {})["level"] = value
+        else:
+            declared.setdefault(name, {})["order"] = _split_order(value)
+    return declared, errors
+
+
+def _split_order(value: str) -> list[str]:
+    # csv handles quoted labels that contain commas: order tone="very, very bad",bad,ok
+    return [label.strip() for label in next(csv.reader([value]), [])]
+
+
+def merge_declarations(*sources: Mapping[str, Mapping[str, Any]]) -> Declarations:
+    """Later sources override earlier ones, key by key (level and order separately)."""
+    merged: Declarations = {}
+    for source in sources:
+        for name, spec in source.items():
+            target = merged.setdefault(str(name), {})
+            for key in ("level", "order"):
+                if spec.get(key) is not None:
+                    target[key] = spec[key]
+    return merged
+
+
+def _check_declarations(declared: Declarations, errors: list[RowError]) -> None:
+    for name, spec in sorted(declared.items()):
+        if spec.get("order") is not None and "level" not in spec:
+            spec["level"] = "ordinal"  # declaring an order makes a question ordinal
+        level = spec.get("level", "nominal")
+        if level not in LEVELS:
+            errors.append(
+                RowError(0, f"level {name}", f"Unknown level '{level}'; use {', '.join(LEVELS)}.")
+            )
+        order = spec.get("order")
+        if order is None:
+            continue
+        if not isinstance(order, list) or not all(isinstance(v, str | int | float) for v in order):
+            errors.append(RowError(0, f"order {name}", "Must be a list of labels."))
+            continue
+        labels = [str(v) for v in order]
+        spec["order"] = labels
+        if len(set(labels)) != len(labels) or "" in labels:
+            errors.append(RowError(0, f"order {name}", "Labels must be distinct and non-empty."))
+        if level in ("interval", "ratio"):
+            errors.append(
+                RowError(
+                    0, f"order {name}", f"An order is only for ordinal questions, not {level}."
+                )
+            )
+        elif level == "nominal":
+            errors.append(
+                RowError(0, f"order {name}", "An order is only for ordinal questions, not nominal.")
+            )
+
+
+# -- records ----------------------------------------------------------------------------
+
+Record = tuple[int, dict[str, Any], list[RowError]]
+
+
+def _jsonl_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:
+    first = True
+    for line_number, raw in enumerate(stream, start=1):
+        if line_number == 1:
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        if not raw.strip():
+            continue
+        try:
+            record = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            message = (
+                "Not valid UTF-8." if "utf-8" in str(exc).lower() else f"Not valid JSON: {exc}."
+            )
+            yield line_number, {}, [RowError(line_number, "line", message)]
+            first = False
+            continue
+        if not isinstance(record, dict):
+            yield line_number, {}, [RowError(line_number, "line", "Each line must be an object.")]
+            first = False
+            continue
+        if first and set(record) == {"questions"}:
+            first = False
+            questions = record["questions"]
+            if not isinstance(questions, dict) or not all(
+                isinstance(spec, dict) for spec in questions.values()
+            ):
+                yield (
+                    line_number,
+                    {},
+                    [RowError(line_number, "questions", "Must map each question to an object.")],
+                )
+                continue
+            header.update({str(k): dict(v) for k, v in questions.items()})
+            continue
+        first = False
+        yield line_number, record, []
+
+
+def _csv_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    comment_lines: list[str] = []
+    line_number = 0
+    try:
+        for raw in text:
+            line_number += 1
+            if raw.startswith("#"):
+                comment_lines.append(raw)
+                continue
+            if raw.strip() == "" and not comment_lines and line_number == 1:
+                continue
+            first_data_line = raw
+            break
+        else:
+            first_data_line = ""
+    except UnicodeDecodeError:
+        yield max(line_number, 1), {}, [RowError(max(line_number, 1), "file", "Not valid UTF-8.")]
+        return
+    declared, declaration_errors = parse_declarations("".join(comment_lines))
+    header.update(declared)
+    if declaration_errors:
+        yield 0, {}, declaration_errors
+    header_line = line_number
+
+    def lines() -> Iterator[str]:
+        if first_data_line:
+            yield first_data_line
+        yield from text
+
+    reader = csv.reader(lines())
+    try:
+        columns = next(reader)
+    except StopIteration:
+        return
+    except (UnicodeDecodeError, csv.Error) as exc:
+        yield header_line, {}, [RowError(header_line, "line", f"Unreadable header: {exc}.")]
+        return
+    columns = [name.strip() for name in columns]
+    column_errors = [
+        RowError(header_line, name or f"column {index + 1}", "Unknown column.")
+        for index, name in enumerate(columns)
+        if name not in ALL_FIELDS
+    ]
+    column_errors += [
+        RowError(header_line, name, "Duplicate column.")
+        for index, name in enumerate(columns)
+        if name in columns[:index]
+    ]
+    column_errors += [
+        RowError(header_line, name, "Missing required column.")
+        for name in REQUIRED_FIELDS
+        if name not in columns
+    ]
+    if column_errors:
+        yield header_line, {}, column_errors
+        return
+    # reader.line_num counts physical lines read by this reader (header included).
+    offset = header_line - 1
+    record_start = offset + reader.line_num + 1
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except UnicodeDecodeError:
+            yield record_start, {}, [RowError(record_start, "line", "Not valid UTF-8.")]
+            return
+        except csv.Error as exc:
+            yield record_start, {}, [RowError(record_start, "line", f"Malformed CSV: {exc}.")]
+            return
+        line = record_start
+        record_start = offset + reader.line_num + 1
+        if not cells:
+            continue
+        if len(cells) != len(columns):
+            message = f"Has {len(cells)} cells; the header has {len(columns)}."
+            yield line, {}, [RowError(line, "line", message)]
+            continue
+        yield line, dict(zip(columns, cells, strict=True)), []
+
+
+def _parquet_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:
+    import pyarrow.parquet as pq
+
+    try:
+        parquet_file = pq.ParquetFile(stream)
+    except Exception as exc:  # pyarrow raises several types for a corrupt file
+        yield 0, {}, [RowError(0, "file", f"Not a readable Parquet file: {exc}.")]
+        return
+    metadata = parquet_file.schema_arrow.metadata or {}
+    if PARQUET_METADATA_KEY in metadata:
+        try:
+            questions = orjson.loads(metadata[PARQUET_METADATA_KEY])
+            header.update({str(k): dict(v) for k, v in questions.items()})
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError):
+            yield 0, {}, [RowError(0, "questions", "Parquet metadata is not a JSON object.")]
+    names = parquet_file.schema_arrow.names
+    missing = [name for name in REQUIRED_FIELDS if name not in names]
+    unknown = [name for name in names if name not in ALL_FIELDS]
+    if missing or unknown:
+        yield (
+            0,
+            {},
+            [RowError(0, n, "Missing required column.") for n in missing]
+            + [RowError(0, n, "Unknown column.") for n in unknown],
+        )
+        return
+    row_number = 0
+    for batch in parquet_file.iter_batches(batch_size=50_000):
+        for record in batch.to_pylist():
+            row_number += 1
+            yield row_number, record, []
+
+
+# -- validation -------------------------------------------------------------------------
+
+
+def _text(value: Any) -> str | None:
+    """Ids and labels may arrive as numbers in JSON and Parquet; compare them as text."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and math.isfinite(value):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _number(text: str) -> float | None:
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _validate(
+    line: int,
+    record: dict[str, Any],
+    questions: Declarations,
+    order_index: dict[str, set[str]],
+    errors: list[RowError],
+) -> AnnotationRow | None:
+    before = len(errors)
+    unknown = sorted(set(record) - set(ALL_FIELDS))
+    errors.extend(RowError(line, name, "Unknown field.") for name in unknown)
+    cleaned: dict[str, str] = {}
+    for name in ALL_FIELDS:
+        raw = record.get(name)
+        if name in OPTIONAL_FIELDS and (raw is None or raw == ""):
+            cleaned[name] = ""
+            continue
+        if name == "value" and isinstance(raw, bool):
+            raw = int(raw)
+        value = _text(raw)
+        if raw is None or value == "":
+            errors.append(RowError(line, name, "Required; must not be empty."))
+        elif value is None:
+            errors.append(RowError(line, name, f"Must be text or a number, not {raw!r}."))
+        elif "\x00" in value:
+            errors.append(RowError(line, name, "Contains a NUL character, which cannot be stored."))
+        elif name in MAX_LENGTH and len(value) > MAX_LENGTH[name]:
+            errors.append(RowError(line, name, f"Longer than {MAX_LENGTH[name]} characters."))
+        else:
+            cleaned[name] = value
+    if len(errors) > before:
+        return None
+    question = cleaned["question"]
+    value = cleaned["value"]
+    spec = questions.get(question, {})
+    level = spec.get("level", "nominal")
+    number = _number(value)
+    if level in ("interval", "ratio"):
+        if number is None:
+            errors.append(RowError(line, "value", f"'{value}' is not a number ({level} question)."))
+            return None
+        if level == "ratio" and number < 0:
+            errors.append(RowError(line, "value", f"'{value}' is negative (ratio question)."))
+            return None
+    elif level == "ordinal":
+        allowed = order_index.get(question)
+        if allowed is not None and value not in allowed:
+            errors.append(
+                RowError(
+                    line,
+                    "value",
+                    f"'{value}' is not in the declared order of '{question}': "
+                    f"{', '.join(spec['order'])}.",
+                )
+            )
+            return None
+        if allowed is None and number is None:
+            errors.append(
+                RowError(
+                    line,
+                    "value",
+                    f"'{value}' is not a number; declare the order of the word labels of "
+                    f"ordinal question '{question}' (order {question}=low,...,high).",
+                )
+            )
+            return None
+    return AnnotationRow(
+        line,
+        cleaned["unit"],
+        cleaned["annotator"],
+        question,
+        value,
+        number,
+        cleaned["pool"],
+        cleaned["guideline_version"],
+    )
+
+
+def parse_annotations_file(
+    stream: IO[bytes], fmt: str, *, declarations: Mapping[str, Mapping[str, Any]] | None = None
+) -> ParsedAnnotations:
+    """Read and validate every row; check duplicates across the whole file.
+
+    Parameters
+    ----------
+    stream : binary file
+        The uploaded file.
+    fmt : {"csv", "jsonl", "parquet"}
+        Its format.
+    declarations : mapping, optional
+        Question -> {"level", "order"} given outside the file (flags, form); they
+        override the file's own header block.
+
+    Returns
+    -------
+    ParsedAnnotations
+        Rows (empty when any error was found is not guaranteed: check ``errors``),
+        every error sorted by line, and the final question declarations.
+    """
+    parsed = ParsedAnnotations()
+    header: Declarations = {}
+    records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[fmt]
+    iterator = records(stream, header)
+    # The header block comes first in every format, so the declarations are complete
+    # once the first record arrives; read lazily to keep one pass over the file.
+    questions: Declarations | None = None
+    order_index: dict[str, set[str]] = {}
+    first_line: dict[tuple[str, str, str], int] = {}
+    for line, record, record_errors in iterator:
+        if questions is None and not record_errors:
+            questions = _final_declarations(header, declarations, parsed.errors)
+            order_index = {
+                name: set(spec["order"]) for name, spec in questions.items() if spec.get("order")
+            }
+        if record_errors:
+            parsed.errors.extend(record_errors)
+            continue
+        row = _validate(line, record, questions or {}, order_index, parsed.errors)
+        if row is None:
+            continue
+        key = (row.unit, row.annotator, row.question)
+        seen = first_line.setdefault(key, line)
+        if seen != line:
+            parsed.errors.append(
+                RowError(
+                    line,
+                    "annotator",
+                    f"Annotator '{row.annotator}' already answered '{row.question}' for unit "
+                    f"'{row.unit}' on line {seen}.",
+                )
+            )
+            continue
+        parsed.rows.append(row)
+    if questions is None:
+        questions = _final_declarations(header, declarations, parsed.errors)
+    present = {row.question for row in parsed.rows}
+    parsed.questions = {
+        name: {
+            "level": questions.get(name, {}).get("level", "nominal"),
+            "order": questions.get(name, {}).get("order"),
+        }
+        for name in sorted(present)
+    }
+    if not parsed.rows and not parsed.errors:
+        parsed.errors.append(RowError(0, "file", "The file holds no annotations."))
+    parsed.errors.sort(key=lambda error: error.line)
+    return parsed
+
+
+def _final_declarations(
+    header: Declarations,
+    explicit: Mapping[str, Mapping[str, Any]] | None,
+    errors: list[RowError],
+) -> Declarations:
+    questions = merge_declarations(header, explicit or {})
+    _check_declarations(questions, errors)
+    return questions

@@ -1,0 +1,472 @@
+"""Writes of the analysis app: dataset imports and agreement reports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import IO, Any
+
+import orjson
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.utils import timezone
+
+from analysis.importing import AnnotationRow, parse_annotations_file
+from analysis.loaders import (
+    FILTER_KEYS,
+    RAW_COLUMNS,
+    Questions,
+    dataset_table,
+    long_table,
+    report_questions,
+    table_hash,
+    task_table_by_ref,
+)
+from analysis.metrics.report import agreement_report
+from analysis.models import (
+    AgreementReport,
+    AnnotationDataset,
+    DatasetAnnotation,
+    ReportSource,
+    ReportStatus,
+)
+from annotation.services.outputs import ImportRefused
+from common.exceptions import ApplicationError
+from common.models import Project, User
+from common.services import audit_record
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "ImportRefused",
+    "RecomputeCheck",
+    "agreement_report_compute",
+    "agreement_report_recompute_check",
+    "agreement_report_request",
+    "canonical_json",
+    "dataset_import",
+    "report_parameters",
+]
+
+DEFAULT_PARAMETERS: dict[str, Any] = {
+    "thresholds": [0.667, 0.8],
+    "n_bootstrap": 1000,
+    "seed": 0,
+    "confidence_level": 0.95,
+    "min_shared_units": 10,
+    "min_annotator_items": 10,
+    "top_contested": 20,
+    "breakdown_columns": ["pool", "guideline_version", "system"],
+}
+MAX_BOOTSTRAP = 10_000
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one serialisation of reports: sorted keys, shortest float repr, UTF-8."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+
+
+# -- datasets ---------------------------------------------------------------------------
+
+
+def dataset_import(
+    *,
+    actor: User | None,
+    project: Project,
+    name: str,
+    stream: IO[bytes],
+    fmt: str,
+    filename: str = "",
+    declarations: Mapping[str, Mapping[str, Any]] | None = None,
+    replace: bool = False,
+    progress: ProgressCallback | None = None,
+) -> AnnotationDataset:
+    """Import a long-format annotation file into the dataset `name`, all or nothing.
+
+    The whole file is validated first (every error by line and field); then, in one
+    transaction, the rows are written (COPY on PostgreSQL). An existing dataset of
+    that name is refused unless `replace`, which swaps its rows and declarations.
+    """
+    report = progress or (lambda stage, done, total: None)
+    name = name.strip()
+    if not name or len(name) > 120:
+        raise ApplicationError("A dataset name of 1 to 120 characters is required.")
+    report("reading", 0, 0)
+    parsed = parse_annotations_file(stream, fmt, declarations=declarations)
+    report("validating", len(parsed.rows), len(parsed.rows))
+    if parsed.errors:
+        raise ImportRefused(parsed.errors)
+    table = long_table(_raw_columns(parsed.rows), parsed.questions)
+    data_hash = table_hash(table, parsed.questions)
+    with transaction.atomic():
+        # Lock the project so two imports of one name cannot both pass the check.
+        Project.objects.select_for_update().filter(pk=project.pk).get()
+        dataset = AnnotationDataset.objects.filter(project=project, name=name).first()
+        if dataset is not None and not replace:
+            raise ApplicationError(
+                f"A dataset named '{name}' already exists in this project; choose another "
+                "name or replace it (--replace on the command line)."
+            )
+        replaced = dataset is not None
+        if dataset is None:
+            dataset = AnnotationDataset(project=project, name=name, created_by=actor)
+        else:
+            DatasetAnnotation.objects.filter(dataset=dataset).delete()
+        dataset.questions = parsed.questions
+        dataset.source_filename = filename[:255]
+        dataset.source_format = fmt
+        dataset.row_count = len(parsed.rows)
+        dataset.unit_count = int(table["unit_id"].nunique())
+        dataset.annotator_count = int(table["annotator_id"].nunique())
+        dataset.data_hash = data_hash
+        dataset.save()
+        report("writing", 0, len(parsed.rows))
+        _insert_annotations(dataset=dataset, rows=parsed.rows)
+        report("writing", len(parsed.rows), len(parsed.rows))
+        audit_record(
+            actor=actor,
+            project=project,
+            action="dataset.replace" if replaced else "dataset.import",
+            target=dataset,
+            details={
+                "name": name,
+                "filename": filename,
+                "format": fmt,
+                "rows": dataset.row_count,
+                "questions": parsed.questions,
+                "data_hash": data_hash,
+            },
+        )
+    return dataset
+
+
+def _raw_columns(rows: list[AnnotationRow]) -> dict[str, list[Any]]:
+    columns: dict[str, list[Any]] = {name: [] for name in RAW_COLUMNS}
+    for row in rows:
+        columns["unit"].append(row.unit)
+        columns["annotator"].append(row.annotator)
+        columns["question"].append(row.question)
+        columns["value_text"].append(row.value_text)
+        columns["value_number"].append(
+            float("nan") if row.value_number is None else row.value_number
+        )
+        columns["pool"].append(row.pool)
+        columns["guideline_version"].append(row.guideline_version)
+    return columns
+
+
+def _insert_annotations(*, dataset: AnnotationDataset, rows: list[AnnotationRow]) -> None:
+    if connection.vendor == "postgresql":
+        columns = (
+            "(dataset_id, unit, annotator, question, value_text, value_number, pool, "
+            "guideline_version)"
+        )
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY analysis_datasetannotation {columns} FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(
+                    (
+                        dataset.pk,
+                        row.unit,
+                        row.annotator,
+                        row.question,
+                        row.value_text,
+                        row.value_number,
+                        row.pool,
+                        row.guideline_version,
+                    )
+                )
+        return
+    DatasetAnnotation.objects.bulk_create(
+        (
+            DatasetAnnotation(
+                dataset=dataset,
+                unit=row.unit,
+                annotator=row.annotator,
+                question=row.question,
+                value_text=row.value_text,
+                value_number=row.value_number,
+                pool=row.pool,
+                guideline_version=row.guideline_version,
+            )
+            for row in rows
+        ),
+        batch_size=2000,
+    )
+
+
+# -- reports ----------------------------------------------------------------------------
+
+
+def report_parameters(raw: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Fill defaults and check the report parameters; ApplicationError names the field."""
+    values = {**DEFAULT_PARAMETERS, **(raw or {})}
+    unknown = set(values) - set(DEFAULT_PARAMETERS)
+    if unknown:
+        raise ApplicationError(f"Unknown parameter(s): {', '.join(sorted(unknown))}.")
+
+    def integer(name: str, low: int, high: int) -> int:
+        value = values[name]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ApplicationError(f"{name} must be an integer from {low} to {high}.")
+        return value
+
+    thresholds = values["thresholds"]
+    if not isinstance(thresholds, list | tuple) or not all(
+        isinstance(t, int | float) and not isinstance(t, bool) and -1 <= t <= 1 for t in thresholds
+    ):
+        raise ApplicationError("thresholds must be a list of numbers between -1 and 1.")
+    level = values["confidence_level"]
+    if isinstance(level, bool) or not isinstance(level, int | float) or not 0.5 <= level < 1:
+        raise ApplicationError("confidence_level must be a number from 0.5 to below 1.")
+    columns = values["breakdown_columns"]
+    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
+        raise ApplicationError("breakdown_columns must be a list of column names.")
+    return {
+        "thresholds": [float(t) for t in thresholds],
+        "n_bootstrap": integer("n_bootstrap", 0, MAX_BOOTSTRAP),
+        "seed": integer("seed", 0, 2**63 - 1),
+        "confidence_level": float(level),
+        "min_shared_units": integer("min_shared_units", 1, 1_000_000),
+        "min_annotator_items": integer("min_annotator_items", 1, 1_000_000),
+        "top_contested": integer("top_contested", 0, 1000),
+        "breakdown_columns": list(columns),
+    }
+
+
+def _checked_filters(filters: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    cleaned: dict[str, list[str]] = {}
+    for key, value in (filters or {}).items():
+        if key not in FILTER_KEYS:
+            raise ApplicationError(f"Unknown filter '{key}'; use {', '.join(sorted(FILTER_KEYS))}.")
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ApplicationError(f"Filter '{key}' must be a list of names.")
+        if value:
+            cleaned[key] = sorted(set(value))
+    return cleaned
+
+
+@transaction.atomic
+def agreement_report_request(
+    *,
+    actor: User | None,
+    project: Project,
+    dataset: AnnotationDataset | None = None,
+    task: Any = None,
+    parameters: Mapping[str, Any] | None = None,
+    filters: Mapping[str, Any] | None = None,
+    enqueue: bool = True,
+) -> AgreementReport:
+    """Queue an agreement report on a dataset or a task of `project`.
+
+    The computation runs in a Celery job after this transaction commits; pass
+    `enqueue=False` to run `agreement_report_compute` yourself (the command line does).
+    """
+    from analysis.tasks import agreement_report_compute_task
+
+    if (dataset is None) == (task is None):
+        raise ApplicationError("Choose exactly one source: a dataset or a task.")
+    source = dataset if dataset is not None else task
+    if source.project_id != project.pk:
+        raise ApplicationError("That source belongs to another project.")
+    report = AgreementReport.objects.create(
+        project=project,
+        source_kind=ReportSource.DATASET if dataset is not None else ReportSource.TASK,
+        dataset=dataset,
+        source_ref="" if task is None else str(task.public_id),
+        filters=_checked_filters(filters),
+        parameters=report_parameters(parameters),
+        platform_version=settings.PLATFORM_VERSION,
+        created_by=actor,
+    )
+    audit_record(
+        actor=actor,
+        project=project,
+        action="agreement_report.request",
+        target=report,
+        details={
+            "source_kind": report.source_kind,
+            "source": dataset.name if dataset is not None else report.source_ref,
+            "parameters": report.parameters,
+            "filters": report.filters,
+        },
+    )
+    if enqueue:
+        agreement_report_compute_task.delay_on_commit(report.pk)
+    return report
+
+
+def _load(report: AgreementReport) -> tuple[Any, Questions]:
+    if report.source_kind == ReportSource.DATASET:
+        if report.dataset is None:
+            raise ApplicationError("The dataset of this report no longer exists.")
+        return dataset_table(dataset=report.dataset, filters=report.filters)
+    return task_table_by_ref(project=report.project, ref=report.source_ref, filters=report.filters)
+
+
+def _compute(report: AgreementReport) -> tuple[str, bytes]:
+    """Load the report's source and run the metrics; returns (data hash, result bytes)."""
+    table, questions = _load(report)
+    if table.empty:
+        raise ApplicationError("There are no annotations to analyse (check the filters).")
+    _progress(report, "computing", 30)
+    data_hash = table_hash(table, questions)
+    result = agreement_report(
+        table,
+        report_questions(questions),
+        thresholds=tuple(report.parameters["thresholds"]),
+        n_bootstrap=report.parameters["n_bootstrap"],
+        seed=report.parameters["seed"],
+        confidence_level=report.parameters["confidence_level"],
+        min_shared_units=report.parameters["min_shared_units"],
+        min_annotator_items=report.parameters["min_annotator_items"],
+        top_contested=report.parameters["top_contested"],
+        breakdown_columns=tuple(report.parameters["breakdown_columns"]),
+    )
+    return data_hash, canonical_json(result)
+
+
+def _progress(report: AgreementReport, stage: str, percent: int) -> None:
+    # Outside the compute's own work so pollers see it at once (autocommit).
+    report.progress_stage, report.progress_percent = stage, percent
+    AgreementReport.objects.filter(pk=report.pk).update(
+        progress_stage=stage, progress_percent=percent, updated_at=timezone.now()
+    )
+
+
+def agreement_report_compute(*, report_id: int) -> AgreementReport:
+    """Compute a queued report and store its result, or its failure and the reason.
+
+    Idempotent: a report that is done or failed is returned unchanged, so a
+    redelivered job does nothing; a report left `running` by a worker that died is
+    computed again from its stored inputs. Transient database errors propagate (the
+    task retries them); every other error marks the report failed.
+    """
+    with transaction.atomic():
+        report = (
+            AgreementReport.objects.select_for_update(of=("self",))
+            .select_related("project", "dataset")
+            .get(pk=report_id)
+        )
+        if report.status in (ReportStatus.DONE, ReportStatus.FAILED):
+            return report
+        report.status = ReportStatus.RUNNING
+        report.started_at = timezone.now()
+        report.progress_stage, report.progress_percent = "loading", 5
+        report.save(
+            update_fields=[
+                "status",
+                "started_at",
+                "progress_stage",
+                "progress_percent",
+                "updated_at",
+            ]
+        )
+    try:
+        data_hash, result = _compute(report)
+    except (OperationalError, InterfaceError):
+        raise
+    except (ValueError, ApplicationError) as exc:
+        return _finish_failed(report, str(getattr(exc, "message", exc)))
+    except SoftTimeLimitExceeded:
+        return _finish_failed(report, "The computation took longer than the time limit.")
+    except (DatabaseError, MemoryError, RuntimeError, TypeError, KeyError, IndexError) as exc:
+        logger.exception("agreement report %s failed", report.pk)
+        return _finish_failed(report, f"Internal error ({type(exc).__name__}): {exc}")
+    with transaction.atomic():
+        report.status = ReportStatus.DONE
+        report.result_json = result.decode("utf-8")
+        report.data_hash = data_hash
+        report.progress_stage, report.progress_percent = "done", 100
+        report.finished_at = timezone.now()
+        report.error = ""
+        report.save(
+            update_fields=[
+                "status",
+                "result_json",
+                "data_hash",
+                "progress_stage",
+                "progress_percent",
+                "finished_at",
+                "error",
+                "updated_at",
+            ]
+        )
+        audit_record(
+            actor=None,
+            project=report.project,
+            action="agreement_report.done",
+            target=report,
+            details={"data_hash": data_hash},
+        )
+    return report
+
+
+def _finish_failed(report: AgreementReport, reason: str) -> AgreementReport:
+    with transaction.atomic():
+        report.status = ReportStatus.FAILED
+        report.error = reason[:5000]
+        report.progress_stage = "failed"
+        report.finished_at = timezone.now()
+        report.save(
+            update_fields=["status", "error", "progress_stage", "finished_at", "updated_at"]
+        )
+        audit_record(
+            actor=None,
+            project=report.project,
+            action="agreement_report.failed",
+            target=report,
+            details={"error": report.error},
+        )
+    return report
+
+
+@dataclass(frozen=True)
+class RecomputeCheck:
+    same_data: bool
+    same_result: bool
+    same_platform_version: bool
+    data_hash: str
+
+    @property
+    def identical(self) -> bool:
+        return self.same_data and self.same_result
+
+
+def agreement_report_recompute_check(*, report_id: int) -> RecomputeCheck:
+    """Recompute a finished report from its stored inputs and compare, writing nothing.
+
+    `same_result` means the freshly computed report serialises to exactly the stored
+    bytes; `same_data` that the source still hashes to the stored data hash.
+    """
+    report = AgreementReport.objects.select_related("project", "dataset").get(pk=report_id)
+    if report.status != ReportStatus.DONE:
+        raise ApplicationError("Only a finished report can be recomputed.")
+    data_hash, result = _compute_without_progress(report)
+    return RecomputeCheck(
+        same_data=data_hash == report.data_hash,
+        same_result=result == report.result_json.encode("utf-8"),
+        same_platform_version=report.platform_version == settings.PLATFORM_VERSION,
+        data_hash=data_hash,
+    )
+
+
+def _compute_without_progress(report: AgreementReport) -> tuple[str, bytes]:
+    # A detached copy, so the progress writes of _compute never touch the stored report.
+    shadow = AgreementReport(
+        pk=None,
+        project=report.project,
+        source_kind=report.source_kind,
+        dataset=report.dataset,
+        source_ref=report.source_ref,
+        filters=report.filters,
+        parameters=report.parameters,
+    )
+    return _compute(shadow)

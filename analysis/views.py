@@ -1,0 +1,227 @@
+"""Pages of the analysis app: datasets from elsewhere, and agreement reports.
+
+Leads and researchers of the project only; annotators never see agreement data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+
+from analysis.charts import kappa_statistic, report_charts
+from analysis.importing import detect_format, parse_declarations
+from analysis.models import AgreementReport, ReportStatus
+from analysis.selectors import (
+    NotFound,
+    dataset_get,
+    dataset_list,
+    report_document_json,
+    report_get,
+    report_list,
+    report_result,
+    report_source_label,
+)
+from analysis.services import ImportRefused, agreement_report_request, dataset_import
+from common.exceptions import ApplicationError
+from common.models import Project, ProjectRole
+from common.views import project_view
+
+READERS = [ProjectRole.LEAD, ProjectRole.RESEARCHER]
+
+
+class DatasetImportForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="Unique within the project.")
+    file = forms.FileField(help_text="CSV, JSONL or Parquet in long format.")
+    format = forms.ChoiceField(
+        choices=[
+            ("", "from the file name"),
+            ("csv", "CSV"),
+            ("jsonl", "JSONL"),
+            ("parquet", "Parquet"),
+        ],
+        required=False,
+    )
+    declarations = forms.CharField(
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "level quality=ordinal\norder quality=bad,ok,good"}
+        ),
+        required=False,
+        help_text="One per line; overrides the file's own header. Undeclared questions are nominal.",
+    )
+    replace = forms.BooleanField(required=False, help_text="Replace a dataset of this name.")
+
+    def clean_declarations(self) -> dict[str, dict[str, Any]]:
+        declared, errors = parse_declarations(self.cleaned_data["declarations"])
+        if errors:
+            raise forms.ValidationError([f"Line {e.line}: {e.message}" for e in errors])
+        return declared
+
+
+class ReportRequestForm(forms.Form):
+    n_bootstrap = forms.IntegerField(min_value=0, max_value=10_000, initial=1000)
+    seed = forms.IntegerField(min_value=0, initial=0)
+    confidence_level = forms.FloatField(min_value=0.5, max_value=0.999, initial=0.95)
+    pools = forms.CharField(required=False, help_text="Comma-separated; empty means all.")
+    guideline_versions = forms.CharField(required=False, help_text="Comma-separated; empty = all.")
+
+    def parameters(self) -> dict[str, Any]:
+        return {key: self.cleaned_data[key] for key in ("n_bootstrap", "seed", "confidence_level")}
+
+    def filters(self) -> dict[str, list[str]]:
+        return {
+            key: [v.strip() for v in self.cleaned_data[key].split(",") if v.strip()]
+            for key in ("pools", "guideline_versions")
+            if self.cleaned_data[key].strip()
+        }
+
+
+@require_GET
+@project_view(READERS)
+def analysis_home(request: HttpRequest, project: Project) -> HttpResponse:
+    context = {
+        "project": project,
+        "datasets": dataset_list(project=project),
+        "reports": report_list(project=project)[:50],
+    }
+    return render(request, "analysis/home.html", context)
+
+
+@project_view(READERS)
+def dataset_import_page(request: HttpRequest, project: Project) -> HttpResponse:
+    form = DatasetImportForm(request.POST or None, request.FILES or None)
+    context: dict[str, Any] = {"project": project, "form": form}
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            fmt = detect_format(upload.name, form.cleaned_data["format"] or None)
+            context["dataset"] = dataset_import(
+                actor=request.user,
+                project=project,
+                name=form.cleaned_data["name"],
+                stream=upload,
+                fmt=fmt,
+                filename=upload.name,
+                declarations=form.cleaned_data["declarations"],
+                replace=form.cleaned_data["replace"],
+            )
+        except ValueError as exc:
+            form.add_error("format", str(exc))
+        except ImportRefused as refused:
+            context["refused"] = refused
+        except ApplicationError as exc:
+            form.add_error("name", exc.message)
+    template = "analysis/dataset_import.html"
+    if request.htmx:
+        template += "#import-result"
+    failed = "refused" in context or (request.method == "POST" and bool(form.errors))
+    return render(request, template, context, status=400 if failed else 200)
+
+
+@require_GET
+@project_view(READERS)
+def dataset_detail(request: HttpRequest, project: Project, dataset_id: int) -> HttpResponse:
+    try:
+        dataset = dataset_get(project=project, dataset_id=dataset_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    context = {
+        "project": project,
+        "dataset": dataset,
+        "form": ReportRequestForm(),
+        "reports": report_list(project=project, dataset=dataset),
+    }
+    return render(request, "analysis/dataset_detail.html", context)
+
+
+@require_POST
+@project_view(READERS)
+def report_request(request: HttpRequest, project: Project, dataset_id: int) -> HttpResponse:
+    try:
+        dataset = dataset_get(project=project, dataset_id=dataset_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    form = ReportRequestForm(request.POST)
+    if not form.is_valid():
+        context = {"project": project, "dataset": dataset, "form": form, "reports": []}
+        return render(request, "analysis/dataset_detail.html", context, status=400)
+    report = agreement_report_request(
+        actor=request.user,
+        project=project,
+        dataset=dataset,
+        parameters=form.parameters(),
+        filters=form.filters(),
+    )
+    url = reverse("analysis-report", args=[project.slug, report.pk])
+    return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
+
+
+def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]:
+    context: dict[str, Any] = {
+        "project": project,
+        "report": report,
+        "source": report_source_label(report=report),
+        "polling": report.status in (ReportStatus.QUEUED, ReportStatus.RUNNING),
+    }
+    result = report_result(report=report)
+    if result is None:
+        return context
+    charts = report_charts(result)
+    questions = []
+    for name, section in sorted(result["questions"].items()):
+        overall = section.get("overall") or {}
+        questions.append(
+            {
+                "name": name,
+                "section": section,
+                "overall": overall,
+                "kappa_name": kappa_statistic(section.get("level"))[1],
+                # Built by analysis.charts from escaped labels only.
+                "heatmap": mark_safe(charts["heatmaps"].get(name) or ""),
+                "contested": (section.get("units") or {}).get("most_contested", []),
+                "annotators": (section.get("annotators") or {}).get("annotators", []),
+            }
+        )
+    context |= {
+        "result": result,
+        "questions": questions,
+        "alpha_chart": mark_safe(charts["alpha_ci"] or ""),
+        "trend_chart": mark_safe(charts["version_trend"] or ""),
+    }
+    return context
+
+
+@require_GET
+@project_view(READERS)
+def report_page(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
+    try:
+        report = report_get(project=project, report_id=report_id)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    template = "analysis/report.html"
+    if request.htmx:
+        template += "#report-body"
+    response = render(request, template, _report_context(project, report))
+    response["Vary"] = "HX-Request"
+    return response
+
+
+@require_GET
+@project_view(READERS)
+def report_download(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
+    try:
+        report = report_get(project=project, report_id=report_id)
+        body = report_document_json(report=report)
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except ApplicationError as exc:
+        return HttpResponse(exc.message, status=409, content_type="text/plain")
+    response = HttpResponse(body, content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="agreement-report-{report.pk}.json"'
+    return response
