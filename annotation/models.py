@@ -161,6 +161,9 @@ class Task(TimeStampedModel):
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="tasks")
     # Annotator-facing URLs name the task by this token, so no integer id reaches them.
     public_id = models.CharField(max_length=24, unique=True)
+    # How leads, researchers and the command line name a task (`--task SLUG`);
+    # never shown to annotators.
+    slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     guideline_version = models.ForeignKey(

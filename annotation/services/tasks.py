@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from annotation.models import (
     AnnotatorPool,
@@ -73,6 +74,7 @@ def task_create(
     description: str = "",
     blinding_terms: list[str] | None = None,
     seed: int | None = None,
+    slug: str | None = None,
 ) -> Task:
     """Create a draft task over the chosen prompts and systems and cut it into units.
 
@@ -99,6 +101,7 @@ def task_create(
     task = Task.objects.create(
         project=project,
         public_id=secrets.token_urlsafe(12),
+        slug=_task_slug(slug=slug, title=title),
         title=title,
         description=description,
         guideline_version=guideline_version,
@@ -131,6 +134,18 @@ def task_create(
         return task
     task_units_build(task=task, outputs=outputs, seed=seed)
     return task
+
+
+def _task_slug(*, slug: str | None, title: str) -> str:
+    if slug:
+        if Task.objects.filter(slug=slug).exists():
+            raise ApplicationError(f"A task with the slug '{slug}' already exists.")
+        return slug
+    base = slugify(title)[:60] or "task"
+    candidate, number = base, 2
+    while Task.objects.filter(slug=candidate).exists():
+        candidate, number = f"{base}-{number}", number + 1
+    return candidate
 
 
 @transaction.atomic
