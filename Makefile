@@ -18,6 +18,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 $(DEV_STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[dev]'
+	# irrCAC is an independent AC1/Fleiss implementation the tests compare against; it pins
+	# scipy==1.12 for no reason of its own, so it is installed without its dependencies.
+	$(BIN)/pip install --quiet --no-deps 'irrCAC==0.4.4'
 	touch $@ $(STAMP)
 
 install: $(STAMP)

@@ -179,58 +179,184 @@ def report_questions(questions: Questions) -> dict[str, dict[str, Any]]:
 
 # -- annotation tasks -------------------------------------------------------------------
 
-# Rubric question types the agreement report can take, with the level they enter at.
-# Free text and rankings are skipped by the report; multi-choice answers are sets,
-# which no coefficient in report schema 1.0 takes.
-_TASK_TYPES = {"likert", "binary", "single_choice", "numeric", "pairwise"}
+# Rubric question types the agreement report takes. Free text and rankings are skipped
+# by report schema 1.0; a multi-choice question enters as one yes/no question per option.
+_TASK_TYPES = {"likert", "binary", "single_choice", "multi_choice", "numeric", "pairwise"}
+TASK_DESIGN_COLUMNS = (
+    "prompt_id",
+    "output_id",
+    "tone",
+    "n_known_errors",
+    "output_length",
+)
 
 
 def task_questions(rubric: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Question specs of a task's rubric, for the questions the report analyses."""
+    """Question specs of a task's rubric, for the questions the report analyses.
+
+    A multi-choice question ``k`` with options ``x, y`` becomes the nominal questions
+    ``k[x]`` and ``k[y]`` (chosen or not): a set of choices has no agreement
+    coefficient of its own, while each option's yes/no does. Pairwise preferences are
+    analysed on the A/B/tie choice, whatever strength was given.
+    """
     specs: dict[str, dict[str, Any]] = {}
     for question in rubric:
         kind, level = question.get("type"), question.get("level")
         if kind not in _TASK_TYPES or level is None:
             continue
-        if kind == "pairwise" and level != "nominal":
-            continue  # strength-graded preferences are not in report schema 1.0
-        spec: dict[str, Any] = {"level": level, "order": None, "scope": question.get("scope")}
+        key = str(question["key"])
+        scope = question.get("scope") or "per_unit"
+        if kind == "multi_choice":
+            for option in question.get("options", []):
+                specs[f"{key}[{option['value']}]"] = {
+                    "level": "nominal",
+                    "order": None,
+                    "scope": scope,
+                    "source": key,
+                    "option": option["value"],
+                }
+            continue
+        spec: dict[str, Any] = {"level": level, "order": None, "scope": scope, "source": key}
         if kind == "pairwise":
-            spec["type"] = "pairwise"
-        specs[str(question["key"])] = spec
+            spec.update(type="pairwise", level="nominal")
+        specs[key] = spec
     return specs
+
+
+def _task_design(task_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, list[int]]]:
+    """Per output of the task: system, prompt, tone, known errors, length; and per unit
+    its outputs in base order. One query, bounded by the task's size."""
+    from django.db.models.functions import Length
+
+    from annotation.models import UnitOutput
+
+    outputs: dict[int, dict[str, Any]] = {}
+    base_order: dict[int, list[int]] = {}
+    rows = (
+        UnitOutput.objects.filter(unit__task_id=task_id)
+        .order_by("unit_id", "position")
+        .values_list(
+            "unit_id",
+            "output_id",
+            "output__system__name",
+            "output__prompt__external_id",
+            "output__tone_condition",
+            "output__known_error_count",
+            Length("output__text"),
+        )
+        .iterator(chunk_size=_FETCH_SIZE)
+    )
+    for unit, output, system, prompt, tone, errors, length in rows:
+        base_order.setdefault(unit, []).append(output)
+        outputs[output] = {
+            "system": system,
+            "prompt_id": prompt,
+            "tone": tone or None,
+            "n_known_errors": errors,
+            "output_length": length,
+        }
+    return outputs, base_order
+
+
+def _task_cells(
+    *,
+    spec: Mapping[str, Any],
+    answer: Any,
+    unit: int,
+    shown: list[int],
+    outputs: Mapping[int, Mapping[str, Any]],
+) -> list[tuple[str, Any, int | None]]:
+    """(unit id, value, output judged) cells one answer contributes to the table."""
+    option = spec.get("option")
+    if spec.get("type") == "pairwise":
+        choice = answer.get("choice") if isinstance(answer, dict) else answer
+        return [(str(unit), choice, None)] if choice is not None else []
+    if spec.get("scope") == "per_output" and isinstance(answer, dict):
+        letters = {chr(ord("A") + i): output for i, output in enumerate(shown)}
+        cells = []
+        for letter, value in sorted(answer.items()):
+            if letter not in letters or value is None:
+                continue
+            if option is not None:
+                value = option in value
+            cells.append((f"{unit}/{letters[letter]}", value, letters[letter]))
+        return cells
+    if option is not None:
+        return [(str(unit), option in answer, None)]
+    output = shown[0] if len(shown) == 1 else None
+    return [(str(unit), answer, output)]
+
+
+def _gold_value(
+    *,
+    spec: Mapping[str, Any],
+    gold: Mapping[str, Any] | None,
+    output: int | None,
+    base: list[int],
+    outputs: Mapping[int, Mapping[str, Any]],
+) -> Any:
+    """The known answer for one cell, in the same coding as the annotators' values.
+
+    Gold answers are written against the unit's base order (A = first output), so
+    per-output answers are found by the output's base letter and a pairwise choice
+    becomes the winning system's name, as the report codes preferences.
+    """
+    if not gold:
+        return None
+    answer = gold.get(spec["source"])
+    if answer is None:
+        return None
+    if spec.get("type") == "pairwise":
+        choice = answer.get("choice") if isinstance(answer, dict) else answer
+        if choice in ("A", "B") and len(base) > "AB".index(choice):
+            return outputs[base["AB".index(choice)]]["system"]
+        return choice
+    if spec.get("scope") == "per_output" and isinstance(answer, dict):
+        if output is None or output not in base:
+            return None
+        answer = answer.get(chr(ord("A") + base.index(output)))
+        if answer is None:
+            return None
+    option = spec.get("option")
+    return option in answer if option is not None else answer
 
 
 def task_table(
     *, task: Any, filters: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[pd.DataFrame, Questions]:
-    """A task's submitted annotations as the report's long table.
+    """A task's submitted annotations as the report's long table, de-blinded.
 
-    Per-output questions become one unit per (unit, output) — ``"<unit>/<output>"`` —
-    with the answer the annotator gave to that output whatever letter it was shown
-    under; per-unit questions keep the unit. Annotators appear by pseudonym only.
-    One streamed query reads the annotations, one more the systems of the outputs.
+    Per-output questions become one unit per (unit, output) -- ``"<unit>/<output>"`` --
+    with the answer the annotator gave that output whatever letter it was shown under;
+    per-unit questions keep the unit. Pairwise answers keep the letter the annotator
+    chose and ``shown_order`` carries the systems by position, so the report maps the
+    vote back to a system. Annotators appear by pseudonym only. The design columns
+    (tone, known errors, length, prompt) come along for the bias checks.
+
+    Two queries: the task's outputs (bounded by its size) and one streamed query over
+    its annotations.
     """
-    from annotation.models import Annotation, Output
+    from annotation.models import Annotation
 
     specs = task_questions(task.guideline_version.rubric)
-    systems = dict(
-        Output.objects.filter(prompt__project_id=task.project_id).values_list("pk", "system__name")
+    outputs, base_order = _task_design(task.pk)
+    gold_units = dict(task.units.filter(is_gold=True).values_list("pk", "gold_answers"))
+    names = (
+        "unit_id",
+        "annotator_id",
+        "question",
+        "value",
+        "pool",
+        "pool_kind",
+        "guideline_version",
+        "system",
+        "shown_order",
+        "active_seconds",
+        "is_gold",
+        "gold_value",
+        *TASK_DESIGN_COLUMNS,
     )
-    columns: dict[str, list[Any]] = {
-        name: []
-        for name in (
-            "unit_id",
-            "annotator_id",
-            "question",
-            "value",
-            "pool",
-            "guideline_version",
-            "system",
-            "shown_order",
-            "active_seconds",
-        )
-    }
+    columns: dict[str, list[Any]] = {name: [] for name in names}
     rows = (
         Annotation.objects.filter(unit__task_id=task.pk, unit__excluded=False)
         .values_list(
@@ -238,6 +364,7 @@ def task_table(
             "annotator_id",
             "annotator__pseudonym",
             "task_pool__pool__name",
+            "task_pool__pool__kind",
             "guideline_version__number",
             "answers",
             "shown_order",
@@ -245,40 +372,57 @@ def task_table(
         )
         .iterator(chunk_size=_FETCH_SIZE)
     )
-    for unit, user_id, pseudonym, pool, version, answers, shown, seconds in rows:
+    no_design = dict.fromkeys(TASK_DESIGN_COLUMNS)
+    for unit, user_id, pseudonym, pool, kind, version, answers, shown, seconds in rows:
         annotator = pseudonym or f"ann-{user_id:06d}"
-        letters = {chr(ord("A") + i): output for i, output in enumerate(shown or [])}
+        shown = list(shown or [])
+        systems_shown = tuple(outputs[o]["system"] for o in shown if o in outputs)
+        gold = gold_units.get(unit)
         for key, spec in specs.items():
-            answer = (answers or {}).get(key)
+            answer = (answers or {}).get(spec["source"])
             if answer is None:
                 continue
-            if spec.get("scope") == "per_output" and isinstance(answer, dict):
-                cells = [
-                    (f"{unit}/{letters[letter]}", value, systems.get(letters[letter]), None)
-                    for letter, value in sorted(answer.items())
-                    if letter in letters and value is not None
-                ]
-            else:
-                order = tuple(shown) if spec.get("type") == "pairwise" else None
-                cells = [(str(unit), answer, None, order)]
-            for unit_id, value, system, order in cells:
+            for unit_id, value, output in _task_cells(
+                spec=spec, answer=answer, unit=unit, shown=shown, outputs=outputs
+            ):
+                design = (
+                    {**outputs[output], "output_id": output} if output in outputs else no_design
+                )
                 columns["unit_id"].append(unit_id)
                 columns["annotator_id"].append(annotator)
                 columns["question"].append(key)
                 columns["value"].append(value)
                 columns["pool"].append(pool)
+                columns["pool_kind"].append(kind)
                 columns["guideline_version"].append(str(version))
-                columns["system"].append(system)
-                columns["shown_order"].append(order)
+                columns["system"].append(design.get("system"))
+                columns["shown_order"].append(
+                    systems_shown if spec.get("type") == "pairwise" else None
+                )
                 columns["active_seconds"].append(seconds)
+                columns["is_gold"].append(gold is not None)
+                columns["gold_value"].append(
+                    _gold_value(
+                        spec=spec,
+                        gold=gold,
+                        output=output,
+                        base=base_order.get(unit, []),
+                        outputs=outputs,
+                    )
+                )
+                for name in TASK_DESIGN_COLUMNS:
+                    columns[name].append(design[name])
     table = pd.DataFrame(columns)
-    for column in ("system", "shown_order", "active_seconds"):
+    for column in ("system", "shown_order", "active_seconds", "gold_value", *TASK_DESIGN_COLUMNS):
         if table[column].isna().all():
             table = table.drop(columns=column)
+    if "gold_value" not in table.columns:
+        table = table.drop(columns="is_gold")
     table = table.sort_values(["unit_id", "annotator_id", "question"], kind="stable")
     table = table.reset_index(drop=True)
     questions = {
-        name: {k: v for k, v in spec.items() if k != "scope"} for name, spec in specs.items()
+        name: {k: v for k, v in spec.items() if k in ("level", "order", "type")}
+        for name, spec in specs.items()
     }
     if filters:
         table = apply_filters(table, filters)
@@ -289,18 +433,20 @@ def task_table(
 def task_table_by_ref(
     *, project: Any, ref: str, filters: Mapping[str, Sequence[str]] | None = None
 ) -> tuple[pd.DataFrame, Questions]:
-    """`task_table` of the project's task whose public id is `ref`.
+    """`task_table` of the project's task whose slug (or public id) is `ref`.
 
     Raises
     ------
     ValueError
         When the project has no such task.
     """
+    from django.db.models import Q
+
     from annotation.models import Task
 
     task = (
         Task.objects.select_related("guideline_version")
-        .filter(project=project, public_id=ref)
+        .filter(Q(slug=ref) | Q(public_id=ref), project=project)
         .first()
     )
     if task is None:

@@ -280,7 +280,7 @@ def agreement_report_request(
         project=project,
         source_kind=ReportSource.DATASET if dataset is not None else ReportSource.TASK,
         dataset=dataset,
-        source_ref="" if task is None else str(task.public_id),
+        source_ref="" if task is None else str(task.slug),
         filters=_checked_filters(filters),
         parameters=report_parameters(parameters),
         platform_version=settings.PLATFORM_VERSION,

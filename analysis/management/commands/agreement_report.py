@@ -1,4 +1,4 @@
-"""python manage.py agreement_report (--dataset NAME | --task PUBLIC_ID) --format json"""
+"""python manage.py agreement_report (--dataset NAME | --task SLUG) --format json"""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         source = parser.add_mutually_exclusive_group(required=True)
         source.add_argument("--dataset", help="An imported dataset's name.")
-        source.add_argument("--task", help="A task's public id.")
+        source.add_argument("--task", help="A task's slug (its project is implied).")
         parser.add_argument("--project", help="Project slug (default: the only project).")
         parser.add_argument("--format", choices=["json"], default="json")
         parser.add_argument("--seed", type=int, default=DEFAULT_PARAMETERS["seed"])
@@ -40,7 +40,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        project = project_for_command(options["project"])
+        task = _task(options["task"], options["project"]) if options["task"] else None
+        project = task.project if task is not None else project_for_command(options["project"])
         actor = actor_for_command(options["as_user"])
         parameters = {
             "seed": options["seed"],
@@ -52,7 +53,7 @@ class Command(BaseCommand):
                 dataset = dataset_get_by_name(project=project, name=options["dataset"])
                 source: dict[str, Any] = {"dataset": dataset}
             else:
-                source = {"task": _task(project, options["task"])}
+                source = {"task": task}
             # Computed here rather than by a worker, so the command needs no broker.
             report = agreement_report_request(
                 actor=actor, project=project, parameters=parameters, enqueue=False, **source
@@ -65,10 +66,10 @@ class Command(BaseCommand):
         self.stdout.write(report_document_json(report=report).decode("utf-8"))
 
 
-def _task(project: Any, public_id: str) -> Any:
+def _task(slug: str, project_slug: str | None) -> Any:
     from annotation.models import Task
 
-    task = Task.objects.filter(project=project, public_id=public_id).first()
-    if task is None:
-        raise CommandError(f"The project has no task '{public_id}'.")
+    task = Task.objects.select_related("project").filter(slug=slug).first()
+    if task is None or (project_slug and task.project.slug != project_slug):
+        raise CommandError(f"No task with slug '{slug}'.")
     return task

@@ -1,0 +1,109 @@
+"""Agreement reports of real tasks: the loader de-blinds, and the command names tasks by slug."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from analysis.loaders import task_table
+from annotation.models import Unit, UnitOutput
+from annotation.services.assignment import assignment_claim
+from annotation.services.submission import annotation_submit
+from annotation.services.tasks import task_launch, unit_mark_gold
+from tests.annotation.conftest import build_scenario
+
+
+def annotate_everything(scenario, answer_for) -> int:
+    """Every annotator claims and answers until the task has nothing left for them."""
+    stored = 0
+    for annotator in scenario.annotators:
+        while (assignment := assignment_claim(actor=annotator, task=scenario.task)) is not None:
+            shown = assignment.shown_order
+            answers = answer_for(annotator, assignment, shown)
+            annotation_submit(actor=annotator, handle=assignment.handle, answers=answers)
+            stored += 1
+    return stored
+
+
+@pytest.mark.django_db
+def test_single_task_table_maps_answers_to_outputs_and_design(db):
+    scenario = build_scenario(
+        mode="single", n_prompts=5, n_systems=2, k=3, n_annotators=3, gold_share=0.1, launch=False
+    )
+    gold_unit = Unit.objects.filter(task=scenario.task).order_by("ordinal").first()
+    unit_mark_gold(
+        actor=scenario.lead, unit=gold_unit, answers={"quality": {"A": 5}, "has_error": {"A": True}}
+    )
+    scenario.task = task_launch(actor=scenario.lead, task=scenario.task)
+
+    def answer(annotator, assignment, shown):
+        quality = 5 if annotator == scenario.annotators[0] else 4
+        return {"quality": {"A": quality}, "has_error": {"A": assignment.unit_id % 2 == 0}}
+
+    stored = annotate_everything(scenario, answer)
+    assert stored == 10 * 3
+
+    with CaptureQueriesContext(connection) as queries:
+        table, questions = task_table(task=scenario.task)
+    assert len(queries) <= 4  # design, gold units, one streamed query over annotations
+    assert set(questions) == {"quality", "has_error"}
+    assert questions["quality"]["level"] == "ordinal"
+    assert len(table) == 30 * 2
+    # Annotators appear by pseudonym, never by username.
+    assert not set(table["annotator_id"]) & {u.username for u in scenario.annotators}
+    output_of_unit = dict(
+        UnitOutput.objects.filter(unit__task=scenario.task).values_list("unit_id", "output_id")
+    )
+    row = table[(table["question"] == "quality")].iloc[0]
+    unit_pk, output_pk = (int(part) for part in row["unit_id"].split("/"))
+    assert output_of_unit[unit_pk] == output_pk == row["output_id"]
+    output = next(o for o in scenario.outputs if o.pk == output_pk)
+    assert row["system"] == output.system.name
+    assert row["tone"] == output.tone_condition
+    assert row["n_known_errors"] == output.known_error_count
+    assert row["output_length"] == len(output.text)
+    assert set(table["pool_kind"]) == {"crowd"}
+
+    gold_rows = table[table["is_gold"]]
+    assert set(gold_rows["unit_id"].str.split("/").str[0].astype(int)) == {gold_unit.pk}
+    assert set(gold_rows[gold_rows["question"] == "quality"]["gold_value"]) == {5}
+
+
+@pytest.mark.django_db
+def test_pairwise_votes_are_reported_per_system_after_undoing_the_order(db):
+    scenario = build_scenario(mode="pairwise", n_prompts=12, n_systems=2, k=2, n_annotators=2)
+    first_system = scenario.systems[0].name
+    system_of_output = {o.pk: o.system.name for o in scenario.outputs}
+
+    def answer(annotator, assignment, shown):
+        # Both annotators always prefer the first system, wherever it is shown.
+        letter = "A" if system_of_output[shown[0]] == first_system else "B"
+        return {"preference": {"choice": letter}, "quality": {"A": 3, "B": 4}}
+
+    annotate_everything(scenario, answer)
+    table, questions = task_table(task=scenario.task)
+    assert questions["preference"]["type"] == "pairwise"
+    votes = table[table["question"] == "preference"]
+    assert set(votes["value"]) == {"A", "B"}  # counterbalancing: the same vote, both letters
+    out = io.StringIO()
+    call_command(
+        "agreement_report", "--task", scenario.task.slug, "--n-bootstrap", "50", stdout=out
+    )
+    document = json.loads(out.getvalue())
+    report = document.get("report", document)
+    preference = report["questions"]["preference"]["preference"]
+    assert preference["without_ties"]["percent_agreement"]["value"] == pytest.approx(1.0)
+    assert preference["with_ties"]["percent_agreement"]["value"] == pytest.approx(1.0)
+
+
+@pytest.mark.django_db
+def test_agreement_report_command_rejects_an_unknown_task(db):
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="No task with slug"):
+        call_command("agreement_report", "--task", "nope", stdout=io.StringIO())
