@@ -18,6 +18,7 @@ from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
 from annotation.services.pools import pool_create, pool_member_add
 from common.models import Project, ProjectRole, User
+from analysis.demo import seed_demo_analysis
 from guidelines.demo import seed_demo_guidelines
 from common.services import project_create, project_membership_add
 
@@ -196,6 +197,7 @@ def seed_demo() -> list[DemoLogin]:
         filename="demo-outputs.jsonl",
     )
     seed_demo_guidelines(project=project, lead=lead)
+    seed_demo_analysis(project=project, researcher=researcher)
     logins = [DemoLogin(admin.username, "Django admin (everything)")]
     logins.append(DemoLogin(lead.username, "project lead"))
     logins.append(DemoLogin(researcher.username, "researcher"))
