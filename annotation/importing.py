@@ -17,7 +17,7 @@ from typing import IO, Any
 import orjson
 
 REQUIRED_FIELDS = ("prompt_id", "prompt", "system", "output")
-OPTIONAL_FIELDS = ("reference", "metadata")
+OPTIONAL_FIELDS = ("reference", "metadata", "variant")
 METADATA_PREFIX = "metadata."
 FORMATS = ("jsonl", "csv", "parquet")
 ERRORS_SHOWN = 100
@@ -42,6 +42,9 @@ class OutputRow:
     output: str
     reference: str
     metadata: dict[str, Any]
+    # "" for a system's own output; a label such as "assertive" for a rewrite of it
+    # made for a study (matched tone variants, injected errors).
+    variant: str = ""
 
 
 @dataclass
@@ -119,7 +122,8 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
     header_errors = [
         RowError(1, name or f"column {index + 1}", "Unknown column.")
         for index, name in enumerate(header)
-        if name not in (*REQUIRED_FIELDS, "reference") and not name.startswith(METADATA_PREFIX)
+        if name not in (*REQUIRED_FIELDS, "reference", "variant")
+        and not name.startswith(METADATA_PREFIX)
     ]
     header_errors += [
         RowError(1, name, "Duplicate column.")
@@ -163,7 +167,7 @@ def _csv_records(stream: IO[bytes]) -> Iterator[Record]:
             if name.startswith(METADATA_PREFIX):
                 if cell != "":
                     metadata[name.removeprefix(METADATA_PREFIX)] = _csv_metadata_value(cell)
-            elif name == "reference" and cell == "":
+            elif name in ("reference", "variant") and cell == "":
                 continue
             else:
                 record[name] = cell
@@ -218,8 +222,9 @@ def _parquet_records(stream: IO[bytes]) -> Iterator[Record]:
                 record["metadata"] = dict(metadata)
             if record.get("metadata") is None:
                 record.pop("metadata", None)
-            if record.get("reference") is None:
-                record.pop("reference", None)
+            for optional in ("reference", "variant"):
+                if record.get(optional) is None:
+                    record.pop(optional, None)
             yield row_number, record, []
 
 
@@ -235,6 +240,7 @@ def _validate_record(line: int, record: dict[str, Any], errors: list[RowError]) 
     prompt, system, output = record.get("prompt"), record.get("system"), record.get("output")
     reference = record.get("reference") or ""
     metadata = record.get("metadata") or {}
+    variant = record.get("variant") or ""
     if (
         type(prompt_id) is str
         and type(prompt) is str
@@ -242,6 +248,8 @@ def _validate_record(line: int, record: dict[str, Any], errors: list[RowError]) 
         and type(output) is str
         and type(reference) is str
         and type(metadata) is dict
+        and type(variant) is str
+        and len(variant) <= 64
         and prompt_id.strip()
         and prompt.strip()
         and system.strip()
@@ -252,7 +260,7 @@ def _validate_record(line: int, record: dict[str, Any], errors: list[RowError]) 
         and "\x00" not in prompt_id + prompt + system + output + reference
         and _design_ok(metadata)
     ):
-        return OutputRow(line, prompt_id, prompt, system, output, reference, metadata)
+        return OutputRow(line, prompt_id, prompt, system, output, reference, metadata, variant)
     _collect_record_errors(line, record, errors)
     return None
 
@@ -289,6 +297,11 @@ def _collect_record_errors(line: int, record: dict[str, Any], errors: list[RowEr
         errors.append(
             RowError(line, "reference", "Contains a NUL character, which cannot be stored.")
         )
+    variant = record.get("variant")
+    if variant is not None and not isinstance(variant, str):
+        errors.append(RowError(line, "variant", "Must be text (a variant label)."))
+    elif variant and len(variant) > 64:
+        errors.append(RowError(line, "variant", "Longer than 64 characters."))
     metadata = record.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
         errors.append(RowError(line, "metadata", "Must be an object."))
@@ -312,16 +325,17 @@ def _validate_design_metadata(line: int, metadata: dict[str, Any], errors: list[
 
 
 def _check_file_consistency(parsed: ParsedFile) -> None:
-    first_line_of_output: dict[tuple[str, str], int] = {}
+    first_line_of_output: dict[tuple[str, str, str], int] = {}
     prompt_texts: dict[str, tuple[int, str]] = {}
     for row in parsed.rows:
-        key = (row.prompt_id, row.system)
+        key = (row.prompt_id, row.system, row.variant)
         if key in first_line_of_output:
             parsed.errors.append(
                 RowError(
                     row.line,
                     "system",
-                    f"Prompt '{row.prompt_id}' already has an output from this system "
+                    f"Prompt '{row.prompt_id}' already has an output from this system"
+                    f"{f' (variant {row.variant!r})' if row.variant else ''} "
                     f"on line {first_line_of_output[key]}.",
                 )
             )

@@ -105,6 +105,10 @@ class Output(TimeStampedModel):
         Prompt, on_delete=models.CASCADE, related_name="outputs", db_index=False
     )
     system = models.ForeignKey(System, on_delete=models.PROTECT, related_name="outputs")
+    # "" for the system's own answer; a label for a lead-supplied rewrite of it (a
+    # matched tone variant, an error-injected copy). Variants of one prompt and system
+    # are the matched sets the bias analysis compares.
+    variant = models.CharField(max_length=64, blank=True, default="")
     text = models.TextField()
     metadata = models.JSONField(default=dict, blank=True)
     tone_condition = models.CharField(max_length=64, blank=True)
@@ -112,7 +116,9 @@ class Output(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["prompt", "system"], name="output_unique_per_system"),
+            models.UniqueConstraint(
+                fields=["prompt", "system", "variant"], name="output_unique_per_variant"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -452,6 +458,9 @@ class Annotation(models.Model):
     submitted_at = models.DateTimeField()
     client_first_interaction_at = models.DateTimeField(null=True, blank=True)
     client_active_seconds = models.FloatField(null=True, blank=True)
+    # The active time credited for pay: the browser's visible-tab figure clamped to
+    # submitted_at - served_at (client_active_seconds keeps what the browser sent).
+    active_seconds = models.FloatField(null=True, blank=True)
     submission_token = models.CharField(max_length=64, blank=True)
 
     class Meta:
@@ -461,6 +470,10 @@ class Annotation(models.Model):
                 condition=models.Q(client_active_seconds__isnull=True)
                 | models.Q(client_active_seconds__gte=0),
                 name="annotation_active_seconds_nonneg",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(active_seconds__isnull=True) | models.Q(active_seconds__gte=0),
+                name="annotation_credited_seconds_nonneg",
             ),
         ]
 

@@ -1,18 +1,13 @@
-"""Server-rendered pages for tasks: the lead's task pages, the crowd entry link and a
-minimal annotator page (the full keyboard workspace is a later issue).
+"""Server-rendered pages for tasks: the lead's task pages and the crowd entry link.
 
-Annotator pages get their data only from annotation.selectors_annotator.
+The annotator's pages live in annotation/views_workspace.py.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -33,18 +28,9 @@ from annotation.selectors import (
     task_progress,
 )
 from annotation.selectors_annotator import (
-    annotator_completion,
-    assignment_current_for_annotator,
-    assignment_get_for_annotator,
-    assignment_item,
-    guideline_clearance_for_task,
-    task_get_for_annotator,
-    task_list_for_annotator,
     task_pool_by_entry_token,
 )
-from annotation.services.assignment import assignment_claim, task_pool_worker_complete
 from annotation.services.blinding import blinding_check_run, blinding_flag_resolve
-from annotation.services.submission import annotation_submit, assignment_skip
 from annotation.services.tasks import (
     crowd_worker_enter,
     task_close,
@@ -187,94 +173,3 @@ def crowd_entry(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "annotation/task_crowd_error.html", {"message": exc.message}, status=400)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("annotate-task", public_id=task_pool.task.public_id)
-
-
-# -- the minimal annotator page ----------------------------------------------------
-
-
-@login_required
-def annotate_home(request: HttpRequest) -> HttpResponse:
-    tasks = task_list_for_annotator(actor=request.user)
-    return render(request, "annotation/task_annotator_home.html", {"tasks": tasks})
-
-
-def _annotator_task(request: HttpRequest, public_id: str) -> Any:
-    try:
-        return task_get_for_annotator(actor=request.user, public_id=public_id)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
-
-
-@login_required
-def annotate_task_page(request: HttpRequest, public_id: str, errors: Any = None, status: int = 200) -> HttpResponse:
-    task = _annotator_task(request, public_id)
-    current = assignment_current_for_annotator(actor=request.user, task=task)
-    context = {
-        "task": {"public_id": task.public_id, "title": task.title, "description": task.description,
-                 "status": task.status},
-        "clearance": guideline_clearance_for_task(actor=request.user, task=task),
-        "guideline_prose": task.guideline_version.prose,
-        "item": assignment_item(actor=request.user, assignment=current) if current else None,
-        "completion": annotator_completion(actor=request.user, task=task),
-        "errors": errors,
-        "answers_text": request.POST.get("answers", "") if errors else "",
-    }
-    template = "annotation/task_annotate.html"
-    if request.htmx:
-        template += "#item"
-    return render(request, template, context, status=status)
-
-
-@require_POST
-@login_required
-def annotate_acknowledge(request: HttpRequest, public_id: str) -> HttpResponse:
-    from guidelines.services import guideline_version_acknowledge
-
-    task = _annotator_task(request, public_id)
-    guideline_version_acknowledge(actor=request.user, version=task.guideline_version)
-    return redirect("annotate-task", public_id=public_id)
-
-
-@require_POST
-@login_required
-def annotate_next(request: HttpRequest, public_id: str) -> HttpResponse:
-    task = _annotator_task(request, public_id)
-    try:
-        if assignment_claim(actor=request.user, task=task) is None:
-            task_pool_worker_complete(actor=request.user, task=task)
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect("annotate-task", public_id=public_id)
-
-
-@require_POST
-@login_required
-def annotate_submit(request: HttpRequest, handle: str) -> HttpResponse:
-    try:
-        assignment = assignment_get_for_annotator(actor=request.user, handle=handle)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
-    public_id = assignment.task_pool.task.public_id
-    try:
-        answers = json.loads(request.POST.get("answers") or "{}")
-    except json.JSONDecodeError:
-        return annotate_task_page(request, public_id, errors={"answers": ["Not valid JSON."]}, status=400)
-    try:
-        annotation_submit(actor=request.user, handle=handle, answers=answers)
-    except ApplicationError as exc:
-        errors = exc.extra.get("errors") or {"__all__": [exc.message]}
-        return annotate_task_page(request, public_id, errors=errors, status=400)
-    return annotate_next(request, public_id)
-
-
-@require_POST
-@login_required
-def annotate_skip(request: HttpRequest, handle: str) -> HttpResponse:
-    try:
-        assignment = assignment_get_for_annotator(actor=request.user, handle=handle)
-        assignment_skip(actor=request.user, handle=handle, reason=request.POST.get("reason", ""))
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
-    except ApplicationError as exc:
-        messages.error(request, exc.message)
-    return redirect("annotate-task", public_id=assignment.task_pool.task.public_id)

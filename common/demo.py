@@ -14,13 +14,14 @@ from dataclasses import dataclass
 
 from django.db import transaction
 
+from analysis.demo import seed_demo_analysis
+from annotation.demo import seed_demo_tasks
 from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
 from annotation.services.pools import pool_create, pool_member_add
 from common.models import Project, ProjectRole, User
-from analysis.demo import seed_demo_analysis
-from guidelines.demo import seed_demo_guidelines
 from common.services import project_create, project_membership_add
+from guidelines.demo import seed_demo_guidelines
 
 DEMO_PASSWORD = "demo"
 DEMO_PROJECT_SLUG = "demo"
@@ -197,6 +198,7 @@ def seed_demo() -> list[DemoLogin]:
         filename="demo-outputs.jsonl",
     )
     seed_demo_guidelines(project=project, lead=lead)
+    seed_demo_tasks(project=project, lead=lead)
     seed_demo_analysis(project=project, researcher=researcher)
     logins = [DemoLogin(admin.username, "Django admin (everything)")]
     logins.append(DemoLogin(lead.username, "project lead"))

@@ -108,7 +108,7 @@ def _write_rows(
             new_prompts.setdefault(row.prompt_id, row)
             new_outputs.append(row)
             continue
-        known = existing_outputs.get((known_prompt, row.system))
+        known = existing_outputs.get((known_prompt, row.system, row.variant))
         if known is None:
             new_outputs.append(row)
         elif known["text"] != row.output:
@@ -116,8 +116,8 @@ def _write_rows(
                 RowError(
                     row.line,
                     "output",
-                    "An output for this prompt and system already exists with different text; "
-                    "outputs cannot change once imported.",
+                    "An output for this prompt, system and variant already exists with "
+                    "different text; outputs cannot change once imported.",
                 )
             )
         elif known["metadata"] != row.metadata:
@@ -181,14 +181,14 @@ def _existing_prompts(*, project: Project, rows: list[OutputRow]) -> dict[str, i
 
 def _existing_outputs(
     *, project: Project, prompt_pks: list[int]
-) -> dict[tuple[int, str], dict[str, Any]]:
-    found: dict[tuple[int, str], dict[str, Any]] = {}
+) -> dict[tuple[int, str, str], dict[str, Any]]:
+    found: dict[tuple[int, str, str], dict[str, Any]] = {}
     for start in range(0, len(prompt_pks), 20_000):
         chunk = prompt_pks[start : start + 20_000]
-        for pk, prompt_pk, system, text, metadata in Output.objects.filter(
+        for pk, prompt_pk, system, variant, text, metadata in Output.objects.filter(
             prompt_id__in=chunk
-        ).values_list("pk", "prompt_id", "system__name", "text", "metadata"):
-            found[(prompt_pk, system)] = {"pk": pk, "text": text, "metadata": metadata}
+        ).values_list("pk", "prompt_id", "system__name", "variant", "text", "metadata"):
+            found[(prompt_pk, system, variant)] = {"pk": pk, "text": text, "metadata": metadata}
     return found
 
 
@@ -263,7 +263,7 @@ def _insert_outputs(
     now = timezone.now()
     if connection.vendor == "postgresql":
         columns = (
-            "(prompt_id, system_id, text, metadata, tone_condition, known_error_count, "
+            "(prompt_id, system_id, variant, text, metadata, tone_condition, known_error_count, "
             "created_at, updated_at)"
         )
         with (
@@ -276,6 +276,7 @@ def _insert_outputs(
                     (
                         prompt_ids[row.prompt_id],
                         systems[row.system],
+                        row.variant,
                         row.output,
                         orjson.dumps(row.metadata).decode(),
                         tone,
@@ -292,6 +293,7 @@ def _insert_outputs(
             Output(
                 prompt_id=prompt_ids[row.prompt_id],
                 system_id=systems[row.system],
+                variant=row.variant,
                 text=row.output,
                 metadata=row.metadata,
                 tone_condition=tone,

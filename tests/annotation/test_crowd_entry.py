@@ -3,8 +3,6 @@ worker reads the guidelines, annotates up to the quota and gets the completion c
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from django.test import Client
 from django.urls import reverse
@@ -12,7 +10,6 @@ from django.urls import reverse
 from annotation.models import Annotation, PoolKind, PoolMembership, TaskPoolWorker
 from annotation.services.tasks import task_close
 from common.models import AuditEvent, ProjectMembership, User
-from tests.annotation.conftest import valid_answers
 
 pytestmark = pytest.mark.django_db
 
@@ -42,11 +39,12 @@ def test_crowd_link_end_to_end_with_completion_code(scenario_factory):
         body = client.get(page).content.decode()
         assert "Response A" in body
         handle = user.assignments.filter(status="leased").get().handle
-        bad = client.post(reverse("annotate-submit", args=[handle]), {"answers": "{}"})
+        bad = client.post(reverse("annotate-submit", args=[handle]), {})
         assert bad.status_code == 400 and "required" in bad.content.decode()
+        # The workspace posts one form field per question cell (see docs/workspace.md).
         ok = client.post(
             reverse("annotate-submit", args=[handle]),
-            {"answers": json.dumps(valid_answers("single", 1))},
+            {"q-quality.A": "4", "q-has_error.A": "false"},
         )
         assert ok.status_code == 302
     body = client.get(page).content.decode()

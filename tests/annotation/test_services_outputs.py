@@ -219,3 +219,30 @@ def test_two_concurrent_imports_of_one_file_store_each_row_once(project_roles):
     assert all(not isinstance(result, Exception) for result in results), results
     assert sorted(result.outputs_created for result in results) == [0, 400]
     assert Output.objects.count() == 400
+
+
+def test_variants_of_one_prompt_and_system_are_separate_outputs(project_roles):
+    base = {"prompt_id": "v1", "prompt": "Capital of Australia?", "system": "s"}
+    rows = [
+        {**base, "output": "Canberra."},
+        {**base, "variant": "assertive", "output": "Canberra. No doubt.", "metadata": {"tone": "assertive", "known_errors": 0}},
+        {**base, "variant": "hedged", "output": "Maybe Canberra?", "metadata": {"tone": "hedged", "known_errors": 0}},
+        {**base, "variant": "assertive-error", "output": "Sydney. No doubt.", "metadata": {"tone": "assertive", "known_errors": 1}},
+    ]
+    result = do_import(project_roles, rows)
+    assert result.outputs_created == 4 and result.prompts_created == 1
+    assert sorted(Output.objects.values_list("variant", "tone_condition", "known_error_count")) == [
+        ("", "", None),
+        ("assertive", "assertive", 0),
+        ("assertive-error", "assertive", 1),
+        ("hedged", "hedged", 0),
+    ]
+    assert do_import(project_roles, rows).outputs_unchanged == 4
+
+
+def test_a_repeated_variant_in_one_file_is_an_error(project_roles):
+    base = {"prompt_id": "v1", "prompt": "Q?", "system": "s", "variant": "hedged"}
+    with pytest.raises(ImportRefused) as refused:
+        do_import(project_roles, [{**base, "output": "a"}, {**base, "output": "b"}])
+    assert [(e.line, e.field) for e in refused.value.errors] == [(2, "system")]
+    assert "variant 'hedged'" in refused.value.errors[0].message

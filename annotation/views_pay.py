@@ -1,0 +1,104 @@
+"""The lead's payout table for a task: per annotator items, active hours, amount and
+effective hourly rate, as a page and as CSV, with the task's minimum hourly rate."""
+
+from __future__ import annotations
+
+import csv
+from decimal import Decimal
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+
+from annotation.models import Task
+from annotation.selectors import task_get
+from annotation.selectors_pay import task_payouts
+from annotation.services.pay import task_min_hourly_rate_set
+from common.exceptions import AccessDenied, ApplicationError
+from common.models import Project, ProjectRole
+from common.views import project_view
+
+
+class MinRateForm(forms.Form):
+    min_hourly_rate = forms.DecimalField(
+        max_digits=8,
+        decimal_places=2,
+        min_value=Decimal("0"),
+        required=False,
+        label="Minimum effective hourly rate",
+    )
+
+
+def _task(project: Project, task_id: int) -> Task:
+    try:
+        return task_get(project=project, task_id=task_id)
+    except AccessDenied as exc:
+        raise PermissionDenied(exc.message) from exc
+
+
+@project_view([ProjectRole.LEAD])
+def task_payouts_page(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = _task(project, task_id)
+    form = MinRateForm(request.POST or None, initial={"min_hourly_rate": task.min_hourly_rate})
+    if request.method == "POST" and form.is_valid():
+        try:
+            task_min_hourly_rate_set(
+                actor=request.user, task=task, rate=form.cleaned_data["min_hourly_rate"]
+            )
+        except ApplicationError as exc:
+            messages.error(request, exc.message)
+        return redirect("task-payouts", slug=project.slug, task_id=task.pk)
+    context = {"project": project, "task": task, "payouts": task_payouts(task=task), "form": form}
+    return render(
+        request, "annotation/workspace/payouts.html", context, status=400 if form.errors else 200
+    )
+
+
+def _cell(value: object) -> str:
+    """Spreadsheet-safe text: a cell starting with = + - @ would run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@project_view([ProjectRole.LEAD])
+def task_payouts_csv(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+    task = _task(project, task_id)
+    payouts = task_payouts(task=task)
+    response = HttpResponse(content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="payouts-{task.slug}.csv"'
+    writer = csv.writer(response)
+    writer.writerow(
+        [
+            "annotator",
+            "pool",
+            "pool_kind",
+            "worker_id",
+            "items",
+            "active_hours",
+            "pay_mode",
+            "rate",
+            "amount",
+            "effective_hourly_rate",
+            "below_minimum",
+        ]
+    )
+    for line in payouts.lines:
+        rate = line.effective_rate
+        writer.writerow(
+            [
+                _cell(line.username),
+                _cell(line.pool),
+                line.pool_kind,
+                _cell(line.worker_id),
+                line.items,
+                f"{line.hours:.4f}",
+                line.pay_mode,
+                line.rate,
+                line.amount,
+                "" if rate is None else rate,
+                "yes" if line.username in payouts.annotators_below else "no",
+            ]
+        )
+    return response
