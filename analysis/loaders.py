@@ -239,6 +239,7 @@ def _task_design(task_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, lis
             "unit_id",
             "output_id",
             "output__system__name",
+            "output__variant",
             "output__prompt__external_id",
             "output__tone_condition",
             "output__known_error_count",
@@ -246,10 +247,13 @@ def _task_design(task_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, lis
         )
         .iterator(chunk_size=_FETCH_SIZE)
     )
-    for unit, output, system, prompt, tone, errors, length in rows:
+    for unit, output, system, variant, prompt, tone, errors, length in rows:
         base_order.setdefault(unit, []).append(output)
         outputs[output] = {
             "system": system,
+            # What a pairwise vote is for: the system, or the system's variant when a
+            # study pairs rewrites of one system's answer against each other.
+            "entrant": f"{system} [{variant}]" if variant else system,
             "prompt_id": prompt,
             "tone": tone or None,
             "n_known_errors": errors,
@@ -309,7 +313,7 @@ def _gold_value(
     if spec.get("type") == "pairwise":
         choice = answer.get("choice") if isinstance(answer, dict) else answer
         if choice in ("A", "B") and len(base) > "AB".index(choice):
-            return outputs[base["AB".index(choice)]]["system"]
+            return outputs[base["AB".index(choice)]]["entrant"]
         return choice
     if spec.get("scope") == "per_output" and isinstance(answer, dict):
         if output is None or output not in base:
@@ -376,7 +380,7 @@ def task_table(
     for unit, user_id, pseudonym, pool, kind, version, answers, shown, seconds in rows:
         annotator = pseudonym or f"ann-{user_id:06d}"
         shown = list(shown or [])
-        systems_shown = tuple(outputs[o]["system"] for o in shown if o in outputs)
+        systems_shown = tuple(outputs[o]["entrant"] for o in shown if o in outputs)
         gold = gold_units.get(unit)
         for key, spec in specs.items():
             answer = (answers or {}).get(spec["source"])

@@ -24,6 +24,9 @@ from analysis.loaders import (
     table_hash,
     task_table_by_ref,
 )
+from analysis.metrics.bias import DEFAULT_QUESTIONS as DEFAULT_BIAS_QUESTIONS
+from analysis.metrics.bias import bias_report
+from analysis.metrics.expert_vs_crowd import expert_vs_crowd_report
 from analysis.metrics.report import agreement_report
 from analysis.models import (
     AgreementReport,
@@ -311,6 +314,77 @@ def _load(report: AgreementReport) -> tuple[Any, Questions]:
     return task_table_by_ref(project=report.project, ref=report.source_ref, filters=report.filters)
 
 
+# The columns that make a bias check possible: a design (tone, known errors) or
+# pairwise preferences whose display order was recorded.
+BIAS_COLUMNS = ("tone", "n_known_errors", "shown_order")
+
+
+def question_roles(*, report: AgreementReport, questions: Questions) -> dict[str, str]:
+    """Which question plays which part in the bias checks.
+
+    A rubric question may name its part (`"role": "quality" | "error_flag" |
+    "assertiveness" | "preference"`); otherwise the conventional keys are used.
+    """
+    roles = dict(DEFAULT_BIAS_QUESTIONS)
+    if report.source_kind == ReportSource.TASK:
+        from annotation.models import Task
+
+        task = (
+            Task.objects.select_related("guideline_version")
+            .filter(project=report.project, slug=report.source_ref)
+            .first()
+        )
+        rubric = task.guideline_version.rubric if task is not None else []
+        for question in rubric:
+            if question.get("role") in roles:
+                roles[question["role"]] = str(question["key"])
+    return {role: key for role, key in roles.items() if key in questions}
+
+
+def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions) -> dict[str, Any]:
+    """The report's `bias` and `expert_vs_crowd` sections, or why they are absent."""
+    parameters = report.parameters
+    pool_column = "pool_kind" if "pool_kind" in table.columns else "pool"
+    sections: dict[str, Any] = {}
+    roles = question_roles(report=report, questions=questions)
+    if not (set(BIAS_COLUMNS) & set(table.columns)) or pool_column not in table.columns:
+        sections["bias"] = {
+            "status": "not_applicable",
+            "reason": (
+                "The data carries no study design (tone condition, known factual errors) "
+                "and no pairwise preferences with their display order, or no pools."
+            ),
+        }
+    else:
+        sections["bias"] = bias_report(
+            table,
+            roles,
+            pool_column=pool_column,
+            seed=parameters["seed"],
+            n_bootstrap=parameters["n_bootstrap"],
+            alpha=1 - parameters["confidence_level"],
+        )
+    pools = set(table[pool_column].dropna().astype(str)) if pool_column in table.columns else set()
+    if not {"expert", "crowd"} <= pools:
+        sections["expert_vs_crowd"] = {
+            "status": "not_applicable",
+            "reason": "Needs answers from both an expert pool and a crowd pool.",
+        }
+    else:
+        sections["expert_vs_crowd"] = expert_vs_crowd_report(
+            table,
+            roles,
+            pool_column=pool_column,
+            seed=parameters["seed"],
+            n_bootstrap=parameters["n_bootstrap"],
+            alpha=1 - parameters["confidence_level"],
+            bias_section=None
+            if sections["bias"].get("status") == "not_applicable"
+            else sections["bias"],
+        )
+    return sections
+
+
 def _compute(report: AgreementReport) -> tuple[str, bytes]:
     """Load the report's source and run the metrics; returns (data hash, result bytes)."""
     table, questions = _load(report)
@@ -330,6 +404,8 @@ def _compute(report: AgreementReport) -> tuple[str, bytes]:
         top_contested=report.parameters["top_contested"],
         breakdown_columns=tuple(report.parameters["breakdown_columns"]),
     )
+    _progress(report, "bias checks", 70)
+    result.update(_bias_sections(table=table, report=report, questions=questions))
     return data_hash, canonical_json(result)
 
 

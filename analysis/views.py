@@ -15,6 +15,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
+from analysis.bias_charts import bias_charts
 from analysis.charts import kappa_statistic, report_charts
 from analysis.importing import detect_format, parse_declarations
 from analysis.models import AgreementReport, ReportStatus
@@ -162,6 +163,50 @@ def report_request(request: HttpRequest, project: Project, dataset_id: int) -> H
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
+CHECK_TITLES = {
+    "tone_premium_paired": "Tone premium on matched variants",
+    "tone_premium_mixed_model": "Tone premium, mixed model (errors held fixed)",
+    "perceived_assertiveness": "Perceived assertiveness and quality",
+    "error_detection_by_tone": "Error detection by tone",
+    "position_bias": "Position bias (pairwise)",
+    "length_bias": "Length bias",
+}
+
+
+def _bias_context(result: dict[str, Any]) -> dict[str, Any]:
+    """The bias and expert-vs-crowd sections as rows a template can show: every check
+    with its verdict, or the reason it could not be computed."""
+    bias = result.get("bias") or {}
+    versus = result.get("expert_vs_crowd") or {}
+    pools = []
+    for pool, section in sorted((bias.get("pools") or {}).items()):
+        checks = [
+            {"name": name, "title": CHECK_TITLES.get(name, name), **check}
+            for name, check in sorted((section.get("checks") or {}).items())
+        ]
+        pools.append(
+            {
+                "pool": pool,
+                "checks": checks,
+                "n_annotators": section.get("n_annotators"),
+                "n_units": section.get("n_units"),
+                "n_ratings": section.get("n_ratings"),
+            }
+        )
+    questions = []
+    for role, section in sorted((versus.get("questions") or {}).items()):
+        questions.append({"role": role, **section})
+    # Built by analysis.bias_charts from escaped labels only.
+    figures = {name: mark_safe(svg) for name, svg in bias_charts(result).items() if svg}
+    return {
+        "bias": bias,
+        "bias_pools": pools,
+        "versus": versus,
+        "versus_questions": questions,
+        "figures": figures,
+    }
+
+
 def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]:
     context: dict[str, Any] = {
         "project": project,
@@ -173,6 +218,7 @@ def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]
     if result is None:
         return context
     charts = report_charts(result)
+    context["bias"] = _bias_context(result)
     questions = []
     for name, section in sorted(result["questions"].items()):
         overall = section.get("overall") or {}

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from analysis.demo import seed_demo_analysis
 from annotation.demo import seed_demo_tasks
+from annotation.demo_study import seed_demo_tone_study
 from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
 from annotation.services.pools import pool_create, pool_member_add
@@ -199,6 +200,7 @@ def seed_demo() -> list[DemoLogin]:
     )
     seed_demo_guidelines(project=project, lead=lead)
     seed_demo_tasks(project=project, lead=lead)
+    seed_demo_tone_study(project=project, lead=lead)
     seed_demo_analysis(project=project, researcher=researcher)
     logins = [DemoLogin(admin.username, "Django admin (everything)")]
     logins.append(DemoLogin(lead.username, "project lead"))
