@@ -8,6 +8,7 @@ APIs built on them.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from django.db.models import OuterRef, Q, Subquery
@@ -22,18 +23,37 @@ from annotation.models import (
     TaskPool,
     TaskPoolWorker,
     TaskStatus,
-    Unit,
-    UnitOutput,
+)
+from annotation.services.assignment import (
+    ITEM_CONTENT_ATTR,
+    ITEM_PROMPT_SQL,
+    ITEM_TEXTS_SQL,
+    ItemContent,
+    hot_cursor,
+    sql_columns,
+    sql_instance,
 )
 from annotation.services.blinding import position_label
-from annotation.services.submission import rubric_questions
+from annotation.services.submission import rubric_questions_for_version
 from common.exceptions import AccessDenied
 from common.models import User
 
 # What a rubric question may show an annotator; anything else in the JSON stays home.
 QUESTION_FIELDS = (
-    "key", "label", "help", "required", "type", "scope", "min", "max", "anchors", "options",
-    "allow_tie", "strength", "strength_levels", "max_length",
+    "key",
+    "label",
+    "help",
+    "required",
+    "type",
+    "scope",
+    "min",
+    "max",
+    "anchors",
+    "options",
+    "allow_tie",
+    "strength",
+    "strength_levels",
+    "max_length",
 )
 
 
@@ -43,21 +63,44 @@ def _public_question(question: Any) -> dict[str, Any]:
     return {name: question[name] for name in QUESTION_FIELDS if name in question}
 
 
+@functools.cache
+def _task_for_annotator_sql() -> str:
+    from guidelines.models import GuidelineVersion
+
+    return f"""
+    SELECT {sql_columns(Task, "t")}, {sql_columns(GuidelineVersion, "gv")}
+    FROM annotation_task t
+    JOIN {GuidelineVersion._meta.db_table} gv ON gv.id = t.guideline_version_id
+    WHERE t.public_id = %(public_id)s AND t.status = ANY(%(statuses)s)
+      AND EXISTS (SELECT 1 FROM annotation_taskpool tp
+                  JOIN annotation_poolmembership m ON m.pool_id = tp.pool_id
+                  WHERE tp.task_id = t.id AND m.user_id = %(user)s)
+    """
+
+
 def task_get_for_annotator(*, actor: User, public_id: str) -> Task:
-    """A live or paused task whose pool `actor` belongs to; anything else is AccessDenied."""
-    task = (
-        Task.objects.filter(
-            public_id=public_id,
-            task_pools__pool__members__user=actor,
-            status__in=[TaskStatus.LIVE, TaskStatus.PAUSED],
-        )
-        .select_related("guideline_version")
-        .first()
-        if actor.is_authenticated
-        else None
-    )
-    if task is None:
+    """A live or paused task whose pool `actor` belongs to, with its guideline version;
+    anything else is AccessDenied. (One hand-written query: it runs on every next-item
+    request.)"""
+    from guidelines.models import GuidelineVersion
+
+    row = None
+    if actor.is_authenticated:
+        with hot_cursor() as cursor:
+            cursor.execute(
+                _task_for_annotator_sql(),
+                {
+                    "public_id": public_id,
+                    "statuses": [TaskStatus.LIVE.value, TaskStatus.PAUSED.value],
+                    "user": actor.pk,
+                },
+            )
+            row = cursor.fetchone()
+    if row is None:
         raise AccessDenied("No such task.")
+    n = len(Task._meta.concrete_fields)
+    task = sql_instance(Task, row[:n])
+    task.guideline_version = sql_instance(GuidelineVersion, row[n:])
     return task
 
 
@@ -92,8 +135,10 @@ def task_list_for_annotator(*, actor: User) -> list[dict[str, Any]]:
         )
         worker = workers.get(tp.pk)
         entry["submitted"] += worker.submitted_count if worker else 0
-        entry["cap"] = None if tp.per_annotator_cap is None or entry["cap"] is None else (
-            entry["cap"] + tp.per_annotator_cap
+        entry["cap"] = (
+            None
+            if tp.per_annotator_cap is None or entry["cap"] is None
+            else (entry["cap"] + tp.per_annotator_cap)
         )
     return list(tasks.values())
 
@@ -147,33 +192,39 @@ def annotator_progress(*, actor: User, task: Task) -> dict[str, Any]:
     return {"submitted": sum(submitted for _, submitted in rows), "cap": cap}
 
 
+def _item_content(*, actor: User, assignment: Assignment) -> ItemContent:
+    """The prompt, the texts in shown order and the progress: as the claim read them when
+    it attached them to `assignment`, otherwise in two queries."""
+    content = getattr(assignment, ITEM_CONTENT_ATTR, None)
+    if content is not None:
+        return content
+    with hot_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {ITEM_PROMPT_SQL}, {ITEM_TEXTS_SQL} FROM annotation_assignment a WHERE a.id = %s",
+            [assignment.pk],
+        )
+        prompt, texts = cursor.fetchone()
+    progress = annotator_progress(actor=actor, task=assignment.task_pool.task)
+    return ItemContent(prompt=prompt, texts=texts or [], progress=progress)
+
+
 def assignment_item(*, actor: User, assignment: Assignment) -> dict[str, Any]:
     """The blinded view of one leased item: exactly the fields of the annotator API."""
     if assignment.annotator_id != actor.pk:
         raise AccessDenied("No such item.")
-    task = assignment.task_pool.task
-    prompt_text = Unit.objects.filter(pk=assignment.unit_id).values_list("prompt__text", flat=True)[0]
-    texts = {
-        output_id: masked if masked is not None else text
-        for output_id, masked, text in UnitOutput.objects.filter(
-            unit_id=assignment.unit_id
-        ).values_list("output_id", "masked_text", "output__text")
-    }
-    responses = [
-        {"label": position_label(i), "text": texts[output_id]}
-        for i, output_id in enumerate(assignment.shown_order)
-    ]
+    content = _item_content(actor=actor, assignment=assignment)
+    questions = rubric_questions_for_version(assignment.guideline_version_id)
     return {
         "handle": assignment.handle,
-        "task": task.title,
-        "prompt": prompt_text,
-        "responses": responses,
-        "rubric": [
-            _public_question(q) for q in rubric_questions(assignment.guideline_version.rubric)
+        "task": assignment.task_pool.task.title,
+        "prompt": content.prompt,
+        "responses": [
+            {"label": position_label(i), "text": text} for i, text in enumerate(content.texts)
         ],
+        "rubric": [_public_question(q) for q in questions],
         "status": assignment.status,
         "lease_expires_at": assignment.lease_expires_at,
-        "progress": annotator_progress(actor=actor, task=task),
+        "progress": content.progress,
     }
 
 

@@ -6,6 +6,7 @@ submit racing a claim of the same expired slot cannot deadlock.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -21,7 +22,7 @@ from annotation.models import (
     SlotState,
     TaskStatus,
 )
-from annotation.services.assignment import worker_counts_bump
+from annotation.services.assignment import hot_cursor, sql_columns, sql_insert_parts, sql_instance
 from common.exceptions import AccessDenied, ApplicationError
 from common.models import User
 
@@ -39,6 +40,26 @@ def rubric_questions(rubric: Any) -> list[Any]:
     if isinstance(rubric, dict):
         return list(rubric.get("questions", []))
     return list(rubric or [])
+
+
+# Published guideline versions are immutable, so their questions are kept per process.
+_published_questions: dict[int, list[Any]] = {}
+
+
+def rubric_questions_for_version(version_id: int) -> list[Any]:
+    """The rubric questions of guideline version `version_id` (read-only: shared)."""
+    questions = _published_questions.get(version_id)
+    if questions is not None:
+        return questions
+    from guidelines.models import GuidelineVersion, VersionStatus
+
+    rubric, status = (
+        GuidelineVersion.objects.filter(pk=version_id).values_list("rubric", "status").get()
+    )
+    questions = rubric_questions(rubric)
+    if status == VersionStatus.PUBLISHED:
+        _published_questions[version_id] = questions
+    return questions
 
 
 def _own_assignment(*, actor: User, handle: str) -> Assignment:
@@ -65,6 +86,70 @@ def _clamp(moment: datetime | None, *, lo: datetime, hi: datetime) -> datetime |
     return min(max(moment, lo), hi)
 
 
+# Lock the slot, then the assignment (a CTE the outer row depends on is read first), and
+# read what the submit checks. The handle is looked up alone ("OFFSET 0" keeps the
+# planner on its unique index, whatever the statistics say about the annotator's rows); EvalPlanQual hands back the assignment's latest version if
+# a concurrent submit or claim changed it while we waited.
+_SUBMIT_LOCK = """
+    WITH s AS MATERIALIZED (
+        SELECT s.id FROM annotation_slot s
+        WHERE s.id = (SELECT h.slot_id FROM (SELECT a.slot_id, a.annotator_id
+                                             FROM annotation_assignment a
+                                             WHERE a.handle = %(handle)s OFFSET 0) h
+                      WHERE h.annotator_id = %(user)s)
+        FOR UPDATE
+    )
+    SELECT {columns}, t.status
+    FROM s JOIN annotation_assignment a ON a.slot_id = s.id AND a.handle = %(handle)s
+    JOIN annotation_taskpool tp ON tp.id = a.task_pool_id
+    JOIN annotation_task t ON t.id = tp.task_id
+    FOR UPDATE OF a
+"""
+
+_SUBMIT_STORE = """
+    WITH an AS (
+        INSERT INTO annotation_annotation ({columns}) VALUES ({values}) RETURNING *
+    ), slot_done AS (
+        UPDATE annotation_slot SET state = 'done', lease_expires_at = NULL WHERE id = %(slot)s
+    ), assignment_done AS (
+        UPDATE annotation_assignment SET status = 'submitted', closed_at = %(now)s
+        WHERE id = %(assignment)s
+    ), worker AS (
+        UPDATE annotation_taskpoolworker SET submitted_count = submitted_count + 1
+        WHERE task_pool_id = %(task_pool)s AND user_id = %(user)s
+    )
+    SELECT {returned} FROM an
+"""
+
+
+@functools.cache
+def _submit_lock_sql() -> str:
+    return _SUBMIT_LOCK.format(columns=sql_columns(Assignment, "a"))
+
+
+@functools.cache
+def _submit_store_sql(*, columns: str, values: str) -> str:
+    return _SUBMIT_STORE.format(
+        columns=columns, values=values, returned=sql_columns(Annotation, "an")
+    )
+
+
+def _lock_by_handle(*, actor: User, handle: str) -> tuple[Assignment, str]:
+    """The actor's assignment behind `handle`, its slot and itself locked, with the task's
+    status; someone else's handle and a made-up one look the same."""
+    if not actor.is_authenticated:
+        raise AccessDenied("No such item.")
+    with hot_cursor() as cursor:
+        cursor.execute(
+            _submit_lock_sql(),
+            {"handle": handle, "user": actor.pk},
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise AccessDenied("No such item.")
+    return sql_instance(Assignment, row[:-1]), row[-1]
+
+
 @transaction.atomic
 def annotation_submit(
     *,
@@ -80,56 +165,72 @@ def annotation_submit(
     Idempotent: a repeated submit of the same handle returns the stored annotation
     and stores nothing. A lease that ran out is still honoured as long as nobody else
     has claimed the slot since.
+
+    Two statements inside the transaction: lock slot and assignment (reading what the
+    checks need), then insert the annotation and close slot, assignment and the
+    worker's count together.
     """
-    assignment = _own_assignment(actor=actor, handle=handle)
-    slot, assignment = _lock(assignment=assignment)
+    assignment, task_status = _lock_by_handle(actor=actor, handle=handle)
     if assignment.status == AssignmentStatus.SUBMITTED:
-        return Annotation.objects.get(assignment=assignment), False
+        return Annotation.objects.get(assignment_id=assignment.pk), False
     if assignment.status != AssignmentStatus.LEASED:
         raise LeaseLost(
             "This item is no longer yours: its lease ran out or it was skipped.",
             extra={"code": "lease_lost"},
         )
-    if assignment.task_pool.task.status == TaskStatus.CLOSED:
+    if task_status == TaskStatus.CLOSED:
         raise ApplicationError("The task is closed.", extra={"code": "task_closed"})
     from guidelines.rubric import validate_answers
 
     if not isinstance(answers, dict):
-        raise AnswersInvalid("Answers must be an object.", extra={"errors": {"answers": ["Expected an object."]}})
+        raise AnswersInvalid(
+            "Answers must be an object.", extra={"errors": {"answers": ["Expected an object."]}}
+        )
     errors = validate_answers(
-        rubric_questions(assignment.guideline_version.rubric),
+        rubric_questions_for_version(assignment.guideline_version_id),
         answers,
         n_outputs=len(assignment.shown_order),
     )
     if errors:
         raise AnswersInvalid("Some answers are missing or invalid.", extra={"errors": errors})
     now = timezone.now()
-    annotation = Annotation.objects.create(
-        assignment=assignment,
-        slot=slot,
-        unit_id=assignment.unit_id,
-        task_pool_id=assignment.task_pool_id,
-        annotator=actor,
-        guideline_version_id=assignment.guideline_version_id,
-        answers=answers,
-        shown_order=assignment.shown_order,
-        served_at=assignment.served_at,
-        first_interaction_at=assignment.first_interaction_at,
-        submitted_at=now,
-        client_first_interaction_at=_clamp(
-            client_first_interaction_at, lo=assignment.served_at, hi=now
-        ),
-        client_active_seconds=client_active_seconds,
-        submission_token=submission_token[:64],
+    columns, values, params = sql_insert_parts(
+        Annotation,
+        {
+            "assignment_id": assignment.pk,
+            "slot_id": assignment.slot_id,
+            "unit_id": assignment.unit_id,
+            "task_pool_id": assignment.task_pool_id,
+            "annotator_id": actor.pk,
+            "guideline_version_id": assignment.guideline_version_id,
+            "answers": answers,
+            "shown_order": assignment.shown_order,
+            "served_at": assignment.served_at,
+            "first_interaction_at": assignment.first_interaction_at,
+            "submitted_at": now,
+            "client_first_interaction_at": _clamp(
+                client_first_interaction_at, lo=assignment.served_at, hi=now
+            ),
+            "client_active_seconds": client_active_seconds,
+            "submission_token": submission_token[:64],
+        },
+        now=now,
     )
-    slot.state = SlotState.DONE
-    slot.lease_expires_at = None
-    slot.save(update_fields=["state", "lease_expires_at"])
-    assignment.status = AssignmentStatus.SUBMITTED
-    assignment.closed_at = now
-    assignment.save(update_fields=["status", "closed_at"])
-    worker_counts_bump(task_pool_id=assignment.task_pool_id, user=actor, submitted_count=1)
-    return annotation, True
+    sql = _submit_store_sql(columns=columns, values=values)
+    with hot_cursor() as cursor:
+        cursor.execute(
+            sql,
+            {
+                **params,
+                "slot": assignment.slot_id,
+                "now": now,
+                "assignment": assignment.pk,
+                "task_pool": assignment.task_pool_id,
+                "user": actor.pk,
+            },
+        )
+        row = cursor.fetchone()
+    return sql_instance(Annotation, row), True
 
 
 def _release(*, actor: User, handle: str, status: str, **fields: str) -> Assignment:
@@ -156,7 +257,9 @@ def _release(*, actor: User, handle: str, status: str, **fields: str) -> Assignm
 def assignment_skip(*, actor: User, handle: str, reason: str) -> Assignment:
     reason = reason.strip()
     if not reason:
-        raise ApplicationError("Say why you skip this item.", extra={"errors": {"reason": ["Required."]}})
+        raise ApplicationError(
+            "Say why you skip this item.", extra={"errors": {"reason": ["Required."]}}
+        )
     return _release(
         actor=actor, handle=handle, status=AssignmentStatus.SKIPPED, skip_reason=reason[:500]
     )

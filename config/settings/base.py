@@ -105,7 +105,8 @@ IMPORT_MAX_FILE_BYTES = env.int("IMPORT_MAX_FILE_BYTES", default=1024 * 1024 * 1
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # TokenAuthentication with a short per-process cache (see common/api/auth.py).
+        "common.api.auth.CachedTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "common.api.schema.AutoSchema",
@@ -135,6 +136,19 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 30
 CELERY_TASK_TIME_LIMIT = 60 * 35
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+
+# Exports (docs/exports.md). Finished files live in MEDIA_ROOT/exports/ for this long.
+EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
+# Task exports up to this many rows may be downloaded directly (streamed); larger ones,
+# and every Parquet/HF/PDF export, run as Celery jobs.
+EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=50_000)
+# Bytes of COPY output parsed at a time; a single row must fit in one block.
+EXPORT_READ_BLOCK_BYTES = env.int("EXPORT_READ_BLOCK_BYTES", default=16 * 1024 * 1024)
+# Rows per Parquet row group.
+EXPORT_PARQUET_ROW_GROUP = env.int("EXPORT_PARQUET_ROW_GROUP", default=131_072)
+# Test hook only (tests/exports/test_worker_kill.py): seconds to sleep after each block,
+# so a job is slow enough to be killed halfway. Never set in production.
+EXPORT_TEST_THROTTLE_SECONDS = env.float("EXPORT_TEST_THROTTLE_SECONDS", default=0.0)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

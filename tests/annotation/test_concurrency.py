@@ -72,7 +72,9 @@ def test_many_annotators_draining_a_task_keep_every_guarantee():
     def work(i: int) -> int:
         ann, done = s.annotators[i], 0
         while (assignment := assignment_claim(actor=ann, task=task)) is not None:
-            annotation_submit(actor=ann, handle=assignment.handle, answers=valid_answers("single", 1))
+            annotation_submit(
+                actor=ann, handle=assignment.handle, answers=valid_answers("single", 1)
+            )
             done += 1
         return done
 
@@ -127,7 +129,9 @@ def test_expired_leases_are_re_served_under_contention():
         # Late submitters and new claimers race for the same four slots.
         if i < 4:
             try:
-                annotation_submit(actor=first[i], handle=leases[i].handle, answers=valid_answers("single", 1))
+                annotation_submit(
+                    actor=first[i], handle=leases[i].handle, answers=valid_answers("single", 1)
+                )
                 return "late-ok"
             except LeaseLost:
                 return "late-lost"
@@ -149,3 +153,21 @@ def test_expired_leases_are_re_served_under_contention():
     assert tally["new-lost"] == 0
     per_unit = Counter(Annotation.objects.values_list("unit_id", flat=True))
     assert set(per_unit.values()) == {1}
+
+
+def test_one_annotator_in_two_pools_racing_first_claims_holds_one_lease():
+    from annotation.models import AnnotatorPool, PoolKind, TaskPoolWorker
+    from annotation.services.pools import pool_member_add
+    from annotation.services.tasks import task_launch, task_pool_add
+
+    s = build_scenario(n_prompts=6, n_systems=1, k=1, n_annotators=1, launch=False)
+    ann = s.annotators[0]
+    other = AnnotatorPool.objects.create(project=s.project, name="second", kind=PoolKind.EXPERT)
+    pool_member_add(actor=s.lead, pool=other, user=ann)
+    task_pool_add(actor=s.lead, task=s.task, pool=other, redundancy=1)
+    task = task_launch(actor=s.lead, task=s.task)
+    results, errors = run_threads(8, lambda i: assignment_claim(actor=ann, task=task).pk)
+    assert not errors, errors
+    assert len(set(results)) == 1
+    assert Assignment.objects.filter(status=AssignmentStatus.LEASED).count() == 1
+    assert TaskPoolWorker.objects.filter(user=ann).count() == 2
