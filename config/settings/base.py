@@ -124,6 +124,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several apps have a `status` or `format` choice; name each set after its owner.
+    "ENUM_NAME_OVERRIDES": {
+        "TaskStatusEnum": "annotation.models.TaskStatus",
+        "ReportStatusEnum": "analysis.models.ReportStatus",
+        "ExportStatusEnum": "exports.models.ExportStatus",
+        "ExportFormatEnum": "exports.models.ExportFormat",
+        "OutputFileFormatEnum": ["jsonl", "csv", "parquet"],
+    },
 }
 
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="redis://127.0.0.1:6379/0")
