@@ -245,3 +245,39 @@ def user_by_username(*, username: str) -> Any:
     if user is None:
         raise ApplicationError(f"No user named '{username}'.", extra={"errors": {"username": ["No such user."]}})
     return user
+
+
+def study_design_summary(*, project: Project) -> dict[str, object]:
+    """How far the project's outputs form matched sets: per variant label, how many
+    (prompt, system) pairs have it, and how many carry every label."""
+    counts = dict(
+        Output.objects.filter(prompt__project=project)
+        .values_list("variant")
+        .annotate(n=Count("id"))
+        .values_list("variant", "n")
+    )
+    labels = sorted(label for label in counts if label)
+    complete = 0
+    if labels:
+        complete = (
+            Output.objects.filter(prompt__project=project, variant__in=labels)
+            .values("prompt_id", "system_id")
+            .annotate(n=Count("variant", distinct=True))
+            .filter(n=len(labels))
+            .count()
+        )
+    tones = dict(
+        Output.objects.filter(prompt__project=project)
+        .exclude(tone_condition="")
+        .values_list("tone_condition")
+        .annotate(n=Count("id"))
+        .values_list("tone_condition", "n")
+    )
+    with_errors = Output.objects.filter(prompt__project=project, known_error_count__gt=0).count()
+    return {
+        "base_outputs": counts.get("", 0),
+        "variants": {label: counts[label] for label in labels},
+        "complete_matched_sets": complete,
+        "tones": tones,
+        "outputs_with_known_errors": with_errors,
+    }

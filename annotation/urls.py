@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from django.urls import path
 
-from annotation import views, views_pay, views_tasks, views_workspace
+from annotation import views, views_pay, views_study, views_tasks, views_workspace
 
 urlpatterns = [
     path("p/<slug:slug>/outputs/", views.outputs_page, name="outputs"),
     path("p/<slug:slug>/outputs/import/", views.outputs_import_page, name="outputs-import"),
+    path("p/<slug:slug>/study/", views_study.study_design_page, name="study-design"),
 ]
 
 # -- tasks and crowd entry (issue 4) ----------------------------------------------

@@ -49,7 +49,16 @@ ALLOWED_LEVELS: dict[str, tuple[str | None, ...]] = {
 # Pairwise and ranking compare the shown responses, so they are asked once per unit.
 FIXED_SCOPE = {"pairwise": "per_unit", "ranking": "per_unit"}
 
-BASE_FIELDS = {"key", "label", "help", "required", "type", "level", "scope"}
+BASE_FIELDS = {"key", "label", "help", "required", "type", "level", "scope", "role"}
+# The part a question plays in the bias checks (docs/bias-methods.md), and the
+# question types that can play it. Optional: without roles the conventional keys
+# (quality, has_factual_error, assertiveness, preference) are used.
+ROLE_TYPES: dict[str, tuple[str, ...]] = {
+    "quality": ("likert", "numeric"),
+    "error_flag": ("binary",),
+    "assertiveness": ("likert", "numeric"),
+    "preference": ("pairwise",),
+}
 TYPE_FIELDS: dict[str, set[str]] = {
     "likert": {"min", "max", "anchors"},
     "binary": set(),
@@ -317,6 +326,7 @@ def validate_rubric(questions: list[dict], *, mode: str | None = None) -> list[R
             RubricError(None, None, "rubric", f"A rubric has at most {MAX_QUESTIONS} questions.")
         )
     keys: dict[str, int] = {}
+    roles: dict[str, int] = {}
     types: list[str] = []
     for index, q in enumerate(questions):
         key = q.get("key") if isinstance(q, dict) else None
@@ -334,6 +344,16 @@ def validate_rubric(questions: list[dict], *, mode: str | None = None) -> list[R
                 add("key", f"The key '{key}' is already used by question {keys[key] + 1}.")
             else:
                 keys[key] = index
+        if "role" in q:
+            role = q["role"]
+            if role not in ROLE_TYPES:
+                add("role", f"Must be one of: {', '.join(ROLE_TYPES)}.")
+            elif q.get("type") not in ROLE_TYPES[role]:
+                add("role", f"A {role} question must be of type {' or '.join(ROLE_TYPES[role])}.")
+            elif role in roles:
+                add("role", f"Question {roles[role] + 1} already plays the role '{role}'.")
+            else:
+                roles[role] = index
         if isinstance(q.get("type"), str):
             types.append(q["type"])
             if q["type"] == "pairwise" and mode not in (None, "pairwise"):
