@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 from django.db import transaction
 
+from analysis.services import agreement_report_request
 from analysis.simulation import PoolBehaviour, SimulationConfig, simulate_study
 from annotation.models import AnnotatorPool, Output, PoolKind, Prompt, System, Task
 from annotation.services.assignment import assignment_claim
@@ -272,4 +273,9 @@ def seed_demo_tone_study(*, project: Project, lead: User) -> Task:
         users=users,
         answer=lambda simulated_id, shown: _answer_pair(simulated, simulated_id, shown, rng),
     )
+    # The reports a researcher opens first; computed after commit (synchronously in
+    # the demo, whose Celery runs eagerly).
+    researcher = User.objects.filter(username="researcher").first() or lead
+    for study_task in (task, pair_task):
+        agreement_report_request(actor=researcher, project=project, task=study_task)
     return task
