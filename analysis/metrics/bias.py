@@ -27,14 +27,19 @@ output_length      output length in characters or tokens (> 0)
 shown_order        pairwise rows: tuple of the ids shown in position A, B
 =================  ======================================================================
 
-Uncertainty follows methods.md A1: a two-way (prompt x annotator) "pigeonhole" cluster
-bootstrap with percentile intervals (Owen 2007), falling back to a prompt-cluster bootstrap
-when annotators rate fewer than two items each. Tests are randomization tests within prompt
+Uncertainty is clustered two ways, by prompt and by annotator (methods.md A1). The default
+combines prompt, annotator and rating bootstraps as V_p + V_a - V_r (the bootstrap form of
+Cameron, Gelbach & Miller 2011); Owen's (2007) pigeonhole bootstrap with percentile
+intervals is available as ``two_way="pigeonhole"`` (see :func:`_cluster_ci` for why it is
+not the default). A prompt-cluster bootstrap is used when annotators rate fewer than two
+items each. Tests are randomization tests within prompt
 (matched variant) where tone was randomized.
 
 References
 ----------
 Owen, A. B. (2007). The pigeonhole bootstrap. Annals of Applied Statistics 1(2):386-411.
+Cameron, A. C., Gelbach, J. B. & Miller, D. L. (2011). Robust inference with multiway
+    clustering. Journal of Business & Economic Statistics 29(2):238-249.
 Hautus, M. J. (1995). Corrections for extreme proportions and their biasing effects on
     estimated values of d'. Behavior Research Methods 27:46-51.
 Macmillan, N. A. & Creelman, C. D. (2005). Detection Theory: A User's Guide (2nd ed.).
@@ -594,6 +599,8 @@ def paired_tone_premium(
         Sign-flip randomization replicates.
     alpha : float
         1 - confidence level; also the test level.
+    two_way : {"cgm", "pigeonhole"}
+        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
     label : str
         Who rated, for the verdict ("crowd raters").
 
@@ -605,10 +612,9 @@ def paired_tone_premium(
 
     Notes
     -----
-    The CI is the percentile interval of the two-way (prompt x annotator) pigeonhole
-    bootstrap (Owen 2007): each rating is weighted by its prompt's times its annotator's
-    multiplicity and Delta-bar is recomputed, with pairs weighted by their prompt's
-    multiplicity. The test flips the sign of each pair's Delta (the within-prompt
+    The CI is two-way clustered (:func:`_cluster_ci`): in each replicate ratings are
+    reweighted by their cluster multiplicities and Delta-bar is recomputed, with pairs
+    weighted by their prompt's multiplicity. The test flips the sign of each pair's Delta (the within-prompt
     randomization of tone labels in a matched design); p = (1 + #{|D*| >= |D|}) / (B + 1).
     The Wilcoxon signed-rank and paired t tests of methods.md A2 are reported alongside.
     """
@@ -819,9 +825,13 @@ def _fit_crossed_mixedlm(
     reasons: list[str] = []
     fits: list[tuple[float, Any, list[str]]] = []
     # L-BFGS is fast but can stop at a saddle with a non-positive-definite Hessian (seen on
-    # simulated crossed designs: log-lik -1603 vs -1579); conjugate gradient and
-    # Nelder-Mead are then tried and the highest REML log-likelihood wins.
-    for method in ("lbfgs", "cg", "nm"):
+    # simulated crossed designs: log-lik -1603 vs -1579); conjugate gradient is then
+    # tried and the higher REML log-likelihood wins. The slower derivative-free
+    # Nelder-Mead and Powell are tried only when neither gradient method converged (on
+    # small designs that rescues the fit).
+    for method in ("lbfgs", "cg", "nm", "powell"):
+        if method in ("nm", "powell") and fits:
+            break
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
@@ -1274,7 +1284,12 @@ def perceived_assertiveness_check(
             q["E"] = q["n_known_errors"].astype(float)
             q["_annot"] = q["annotator_id"].astype(str)
             q["_prompt"] = q["prompt_id"].astype(str)
-            q["_item"] = q["output_id"].astype(str)
+            # Same crossed structure as tone_mixed_model: the item is the matched content
+            # (both tone variants) when system is known, else the output.
+            if "system" in q.columns and q["system"].notna().all():
+                q["_item"] = q["prompt_id"].astype(str) + "|" + q["system"].astype(str)
+            else:
+                q["_item"] = q["output_id"].astype(str)
             formula = "y ~ A_z + E" if q["E"].nunique() > 1 else "y ~ A_z"
             res, notes, reason = _fit_crossed_mixedlm(
                 q,
@@ -1297,10 +1312,16 @@ def perceived_assertiveness_check(
         flags.append("manipulation_failed")
     verdict = (
         f"{label}: manipulation check d = {_fmt_num(manip.get('estimate'))} "
-        f"{_fmt_ci(manip.get('ci_low'), manip.get('ci_high'))}; +1 SD perceived assertiveness "
-        f"goes with {_fmt_num(est)} {_fmt_ci(lo, hi)} quality points at fixed error count "
-        "(association only: perceived assertiveness is confounded with content)"
+        f"{_fmt_ci(manip.get('ci_low'), manip.get('ci_high'))}"
     )
+    if est is not None:
+        verdict += (
+            f"; +1 SD perceived assertiveness goes with {_fmt_num(est)} {_fmt_ci(lo, hi)} "
+            "quality points at fixed error count (association only: perceived "
+            "assertiveness is confounded with content)"
+        )
+    else:
+        verdict += "; quality-on-assertiveness model not fitted"
     res_dict = _result(
         check,
         computed,
@@ -1373,6 +1394,8 @@ def error_detection_by_tone(
         Tone labels.
     n_bootstrap, n_permutations : int
     alpha : float
+    two_way : {"cgm", "pigeonhole"}
+        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
     label : str
         Who rated, e.g. "crowd raters", used in the verdict.
 
@@ -1385,7 +1408,7 @@ def error_detection_by_tone(
 
     Notes
     -----
-    CIs: two-way (prompt x annotator) pigeonhole bootstrap, percentile. Test of Delta HR:
+    CIs: two-way (prompt x annotator) clustered, see :func:`_cluster_ci`. Test of Delta HR:
     tone labels of known-error outputs are permuted within prompt and matched content
     (prompt x system x error count when those columns exist) -- the randomization of
     methods.md A1 -- and p = (1 + #{|D*| >= |D|}) / (B + 1).
@@ -1653,6 +1676,8 @@ def position_bias(
         Labels counted as ties (excluded from the share, reported as tie rate).
     n_bootstrap : int
     alpha : float
+    two_way : {"cgm", "pigeonhole"}
+        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
     label : str
 
     Returns
@@ -1801,18 +1826,22 @@ def length_bias(
         Add tone dummies when a tone column exists.
     n_bootstrap : int
     alpha : float
+    two_way : {"cgm", "pigeonhole"}
+        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
     label : str
 
     Returns
     -------
     dict
-        Common check keys (estimate = slope) plus log_length_sd, cluster_robust (Wald
-        p-value from two-way cluster-robust SEs, Cameron, Gelbach & Miller 2011), covariates.
+        Common check keys (estimate = slope) plus log_length_sd, length_ratio_per_sd,
+        cluster_robust (Wald SE and p-value from two-way cluster-robust covariance), covariates.
 
     Notes
     -----
-    CI: two-way pigeonhole bootstrap of the weighted least-squares slope. The p-value is
-    the Wald test with two-way cluster-robust covariance. Length is observational: it can
+    CI: two-way clustered bootstrap (:func:`_cluster_ci`) of the weighted least-squares
+    slope, re-standardising log length in every replicate; the p-value is a z test with that
+    bootstrap SE (the analytic two-way cluster-robust Wald test, reported as
+    ``cluster_robust``, over-rejected in our few-cluster simulations). Length is observational: it can
     carry content (longer answers may be better), so "length bias" means association at
     fixed error count, not a causal effect, unless lengths were manipulated.
     """

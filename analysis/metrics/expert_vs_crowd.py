@@ -164,9 +164,11 @@ def encode_pool_labels(
         t.loc[rows & ok.reindex(t.index, fill_value=False), "value"] = _coerce_binary(
             vals[ok], question
         ).to_numpy()
-    rd = agreement.reliability_data(
-        t, question, {k: v for k, v in spec.items() if k in ("level", "order", "type")}
-    )
+    rd_spec = {k: v for k, v in spec.items() if k in ("level", "order", "type")}
+    if spec.get("type") == "pairwise":
+        t = _canonical_pairwise(t, question)
+        rd_spec = {"level": "nominal", "order": list(PAIRWISE_LABELS)}
+    rd = agreement.reliability_data(t, question, rd_spec)
     src = t.iloc[rd.source_rows]
     try:
         numeric = np.array([float(v) for v in rd.labels])
@@ -188,6 +190,51 @@ def encode_pool_labels(
         pool=src[pool_column].astype(str).to_numpy(),
         prompt=prompt.astype(str).to_numpy(),
     )
+
+
+PAIRWISE_LABELS: tuple[str, str, str] = ("lower_id_wins", "higher_id_wins", agreement.TIE_LABEL)
+
+
+def _canonical_pairwise(table: pd.DataFrame, question: str) -> pd.DataFrame:
+    """Replace A/B/tie answers by labels relative to the unit's sorted pair of ids.
+
+    "A" means different outputs to raters who saw different orders, so answers are first
+    mapped to the winning id (:func:`agreement.canonical_preferences`) and then to
+    "lower_id_wins" / "higher_id_wins" / "tie" with the two ids sorted as strings. Using the
+    winning id itself as the label would give every unit its own label set (Dawid-Skene
+    then fits a confusion matrix over hundreds of "classes").
+    """
+    if "shown_order" not in table.columns:
+        raise ValueError(f"pairwise question {question!r} needs a shown_order column")
+    t = table.copy()
+    rows = np.flatnonzero((t["question"] == question).to_numpy())
+    sub = t.iloc[rows]
+    answered = sub["value"].notna().to_numpy()
+    votes = agreement.canonical_preferences(sub["value"], sub["shown_order"])
+    low = sub["shown_order"].map(
+        lambda o: (
+            min(str(o[0]), str(o[1])) if isinstance(o, (tuple, list)) and len(o) == 2 else None
+        )
+    )
+    pair = sub["shown_order"].map(
+        lambda o: tuple(sorted(map(str, o))) if isinstance(o, (tuple, list)) else None
+    )
+    n_pairs = pair.groupby(sub["unit_id"]).nunique()
+    if (n_pairs > 1).any():
+        raise ValueError(
+            f"pairwise question {question!r}: units shown with different pairs: "
+            f"{n_pairs[n_pairs > 1].index[:5].tolist()!r}"
+        )
+    winner = pd.Series(votes.winner, index=sub.index, dtype=object)
+    label = np.where(
+        winner.eq(agreement.TIE_LABEL),
+        agreement.TIE_LABEL,
+        np.where(winner.astype(str).eq(low.astype(str)), PAIRWISE_LABELS[0], PAIRWISE_LABELS[1]),
+    ).astype(object)
+    label[~answered] = None
+    col = t.columns.get_loc("value")
+    t.iloc[rows, col] = label
+    return t
 
 
 def _plurality(counts: np.ndarray, min_labels: int = 1) -> np.ndarray:
@@ -1026,6 +1073,7 @@ def annotator_accuracy(
             "defined": len(rows) > 0,
             "reason": None if rows else f"no annotator has >= {n_min} reference items",
             "n_annotators": len(rows),
+            "n_units": int(pd.Series(enc.unit_index[m]).nunique()),
             "n_annotators_below_n_min": int((summary["n"] < n_min).sum()),
             "chance_accuracy": chance,
             "pool_mean_accuracy": pool_mean,
@@ -1344,6 +1392,10 @@ def under_reporting(
     wide = wide.dropna()
     meta = item.reset_index().drop_duplicates("unit_id").set_index("unit_id").loc[wide.index]
     out: dict[str, Any] = {
+        "defined": True,
+        "reason": None,
+        "n_units": len(wide),
+        "n_annotators": int(df["annotator_id"].nunique()),
         "computed": f"item error rate (majority rule) {pool} - {expert_pool}, by tone",
         "rule": "unit flagged if share of flags > 1/2",
         "by_tone": {},
