@@ -341,12 +341,27 @@ def question_roles(*, report: AgreementReport, questions: Questions) -> dict[str
     return {role: key for role, key in roles.items() if key in questions}
 
 
-def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions) -> dict[str, Any]:
-    """The report's `bias` and `expert_vs_crowd` sections, or why they are absent."""
+def _bias_sections(
+    *, table: Any, report: AgreementReport, questions: Questions
+) -> dict[str, Any]:
+    """The report's `bias` and `expert_vs_crowd` sections, or why they are absent.
+
+    A check the data cannot feed (say, quality answered in words with no declared
+    order) is reported as not computed with the reason; the agreement part of the
+    report stands either way.
+    """
     parameters = report.parameters
     pool_column = "pool_kind" if "pool_kind" in table.columns else "pool"
-    sections: dict[str, Any] = {}
     roles = question_roles(report=report, questions=questions)
+    specs = report_questions(questions)
+    role_specs = {role: specs[key] for role, key in roles.items() if key in specs}
+    common = {
+        "pool_column": pool_column,
+        "seed": parameters["seed"],
+        "n_bootstrap": parameters["n_bootstrap"],
+        "alpha": 1 - parameters["confidence_level"],
+    }
+    sections: dict[str, Any] = {}
     if not (set(BIAS_COLUMNS) & set(table.columns)) or pool_column not in table.columns:
         sections["bias"] = {
             "status": "not_applicable",
@@ -356,14 +371,10 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
             ),
         }
     else:
-        sections["bias"] = bias_report(
-            table,
-            roles,
-            pool_column=pool_column,
-            seed=parameters["seed"],
-            n_bootstrap=parameters["n_bootstrap"],
-            alpha=1 - parameters["confidence_level"],
-        )
+        try:
+            sections["bias"] = bias_report(table, roles, **common)
+        except ValueError as exc:
+            sections["bias"] = {"status": "not_computed", "reason": str(exc)}
     pools = set(table[pool_column].dropna().astype(str)) if pool_column in table.columns else set()
     if not {"expert", "crowd"} <= pools:
         sections["expert_vs_crowd"] = {
@@ -371,17 +382,13 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
             "reason": "Needs answers from both an expert pool and a crowd pool.",
         }
     else:
-        sections["expert_vs_crowd"] = expert_vs_crowd_report(
-            table,
-            roles,
-            pool_column=pool_column,
-            seed=parameters["seed"],
-            n_bootstrap=parameters["n_bootstrap"],
-            alpha=1 - parameters["confidence_level"],
-            bias_section=None
-            if sections["bias"].get("status") == "not_applicable"
-            else sections["bias"],
-        )
+        computed_bias = sections["bias"] if "status" not in sections["bias"] else None
+        try:
+            sections["expert_vs_crowd"] = expert_vs_crowd_report(
+                table, roles, specs=role_specs, bias_section=computed_bias, **common
+            )
+        except ValueError as exc:
+            sections["expert_vs_crowd"] = {"status": "not_computed", "reason": str(exc)}
     return sections
 
 
