@@ -37,6 +37,10 @@ PAIRWISE_SLUG = "demo-pairwise"
 FACTUAL_PROMPTS = 30
 PAIRWISE_PROMPTS = 60
 GOLD_UNITS = 6
+# The demo project's own pools (common/demo.py creates them). Select them by name: the
+# project holds other pools of the same kinds (the simulated study's, made later).
+EXPERT_POOL_NAME = "Expert pool"
+CROWD_POOL_NAME = "Crowd pool"
 
 
 def _latest(project: Project, name: str) -> GuidelineVersion:
@@ -86,8 +90,8 @@ def _ensure_pools(
 @transaction.atomic
 def seed_demo_tasks(*, project: Project, lead: User) -> dict[str, Task]:
     """Create and launch the two demo tasks (once); returns them by slug."""
-    expert = AnnotatorPool.objects.get(project=project, kind=PoolKind.EXPERT)
-    crowd = AnnotatorPool.objects.get(project=project, kind=PoolKind.CROWD)
+    expert = AnnotatorPool.objects.get(project=project, kind=PoolKind.EXPERT, name=EXPERT_POOL_NAME)
+    crowd = AnnotatorPool.objects.get(project=project, kind=PoolKind.CROWD, name=CROWD_POOL_NAME)
     from guidelines.demo import FACTUAL_NAME, PAIRWISE_NAME
 
     factual, created = _ensure_task(

@@ -4,6 +4,9 @@ annotator may see: opaque handles, the task title, texts and the rubric question
 No system name or id, no output or prompt id, no metadata, no gold flag and no other
 annotator's answers ever leave these functions; the crawler test checks the pages and
 APIs built on them.
+
+The task and item reads are hand-written PostgreSQL; on other databases (the SQLite
+demo) they go to annotation.selectors_portable (see services.assignment.hot_sql).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from annotation import selectors_portable
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -30,6 +34,7 @@ from annotation.services.assignment import (
     ITEM_TEXTS_SQL,
     ItemContent,
     hot_cursor,
+    hot_sql,
     sql_columns,
     sql_instance,
 )
@@ -84,6 +89,8 @@ def task_get_for_annotator(*, actor: User, public_id: str) -> Task:
     request.)"""
     from guidelines.models import GuidelineVersion
 
+    if not hot_sql():
+        return selectors_portable.task_get_for_annotator(actor=actor, public_id=public_id)
     row = None
     if actor.is_authenticated:
         with hot_cursor() as cursor:
@@ -198,12 +205,18 @@ def _item_content(*, actor: User, assignment: Assignment) -> ItemContent:
     content = getattr(assignment, ITEM_CONTENT_ATTR, None)
     if content is not None:
         return content
-    with hot_cursor() as cursor:
-        cursor.execute(
-            f"SELECT {ITEM_PROMPT_SQL}, {ITEM_TEXTS_SQL} FROM annotation_assignment a WHERE a.id = %s",
-            [assignment.pk],
+    if not hot_sql():
+        prompt, texts = selectors_portable.item_texts(
+            unit_id=assignment.unit_id, shown_order=assignment.shown_order
         )
-        prompt, texts = cursor.fetchone()
+    else:
+        with hot_cursor() as cursor:
+            cursor.execute(
+                f"SELECT {ITEM_PROMPT_SQL}, {ITEM_TEXTS_SQL} FROM annotation_assignment a "
+                "WHERE a.id = %s",
+                [assignment.pk],
+            )
+            prompt, texts = cursor.fetchone()
     progress = annotator_progress(actor=actor, task=assignment.task_pool.task)
     return ItemContent(prompt=prompt, texts=texts or [], progress=progress)
 

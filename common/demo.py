@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 
 from analysis.demo import seed_demo_analysis
-from annotation.demo import seed_demo_tasks
+from annotation.demo import CROWD_POOL_NAME, EXPERT_POOL_NAME, seed_demo_tasks
 from annotation.demo_study import seed_demo_tone_study
 from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
@@ -169,9 +169,9 @@ def seed_demo() -> list[DemoLogin]:
     )
 
     pools = {
-        kind: AnnotatorPool.objects.filter(project=project, kind=kind).first()
-        or pool_create(actor=lead, project=project, name=f"{kind.title()} pool", kind=kind)
-        for kind in (PoolKind.EXPERT, PoolKind.CROWD)
+        kind: AnnotatorPool.objects.filter(project=project, kind=kind, name=name).first()
+        or pool_create(actor=lead, project=project, name=name, kind=kind)
+        for kind, name in ((PoolKind.EXPERT, EXPERT_POOL_NAME), (PoolKind.CROWD, CROWD_POOL_NAME))
     }
     for user in experts:
         pool_member_add(

@@ -25,6 +25,10 @@ The SQL is hand-written because this is the hot path (a few milliseconds of serv
 time per annotation matter); the constraints in annotation.models stay the safety net.
 INSERT column lists are built from the models' fields, so a field added later with a
 default needs no change here.
+
+That SQL is PostgreSQL's own. On any other database (the SQLite demo) `hot_sql()` is
+false and the public functions hand over to annotation.services.portable, the same
+engine written with the ORM.
 """
 
 from __future__ import annotations
@@ -82,6 +86,14 @@ ITEM_CONTENT_ATTR = "_item_content"
 # -- raw-SQL helpers ------------------------------------------------------------------
 
 
+def hot_sql() -> bool:
+    """Whether the hand-written PostgreSQL statements run (else the portable ORM path).
+
+    ANNOTATION_HOT_SQL = False forces the portable path on PostgreSQL too (the tests run
+    the engine's suite both ways with it)."""
+    return connection.vendor == "postgresql" and getattr(settings, "ANNOTATION_HOT_SQL", True)
+
+
 @functools.cache
 def _preparing_cursor_class() -> type[Any]:
     from django.db.backends.postgresql.base import ServerBindingCursor
@@ -106,7 +118,11 @@ def hot_cursor() -> Any:
     server and prepares each statement once per connection. Set
     ANNOTATION_PREPARED_STATEMENTS = False behind a pooler that cannot keep prepared
     statements. It is still a Django cursor: errors are wrapped and queries logged.
+    On any other database it is Django's plain cursor (and the statements of this
+    module do not run there: see `hot_sql`).
     """
+    if connection.vendor != "postgresql":
+        return connection.cursor()
     connection.ensure_connection()
     raw = connection.connection
     if not getattr(settings, "ANNOTATION_PREPARED_STATEMENTS", True):
@@ -580,10 +596,18 @@ def assignment_claim(*, actor: User, task: Task) -> Assignment | None:
     Returns None when the annotator has nothing left in this task (quota reached or
     every remaining slot is on a unit they have already been served).
     """
-    if task.status != TaskStatus.LIVE:
-        raise ApplicationError("This task is not open for annotation right now.")
+    require_live(task)
+    if not hot_sql():
+        from annotation.services import portable
+
+        return portable.assignment_claim(actor=actor, task=task)
     with hot_cursor() as cursor:
         return _claim(cursor=cursor, actor=actor, task=task)
+
+
+def require_live(task: Task) -> None:
+    if task.status != TaskStatus.LIVE:
+        raise ApplicationError("This task is not open for annotation right now.")
 
 
 def _claim(*, cursor: Any, actor: User, task: Task) -> Assignment | None:

@@ -22,7 +22,13 @@ from annotation.models import (
     SlotState,
     TaskStatus,
 )
-from annotation.services.assignment import hot_cursor, sql_columns, sql_insert_parts, sql_instance
+from annotation.services.assignment import (
+    hot_cursor,
+    hot_sql,
+    sql_columns,
+    sql_insert_parts,
+    sql_instance,
+)
 from common.exceptions import AccessDenied, ApplicationError
 from common.models import User
 
@@ -150,29 +156,12 @@ def _lock_by_handle(*, actor: User, handle: str) -> tuple[Assignment, str]:
     return sql_instance(Assignment, row[:-1]), row[-1]
 
 
-@transaction.atomic
-def annotation_submit(
-    *,
-    actor: User,
-    handle: str,
-    answers: dict[str, Any],
-    client_active_seconds: float | None = None,
-    client_first_interaction_at: datetime | None = None,
-    submission_token: str = "",
-) -> tuple[Annotation, bool]:
-    """Store the annotation for the assignment behind `handle`; returns (annotation, created).
-
-    Idempotent: a repeated submit of the same handle returns the stored annotation
-    and stores nothing. A lease that ran out is still honoured as long as nobody else
-    has claimed the slot since.
-
-    Two statements inside the transaction: lock slot and assignment (reading what the
-    checks need), then insert the annotation and close slot, assignment and the
-    worker's count together.
-    """
-    assignment, task_status = _lock_by_handle(actor=actor, handle=handle)
+def submit_check(*, assignment: Assignment, task_status: str, answers: Any) -> Annotation | None:
+    """For a locked `assignment`: its stored annotation if it was already submitted (a
+    repeated submit), else None once the lease, the task and the answers are fine;
+    raises what a submit refuses. Both engines (hand-written and portable) use it."""
     if assignment.status == AssignmentStatus.SUBMITTED:
-        return Annotation.objects.get(assignment_id=assignment.pk), False
+        return Annotation.objects.get(assignment_id=assignment.pk)
     if assignment.status != AssignmentStatus.LEASED:
         raise LeaseLost(
             "This item is no longer yours: its lease ran out or it was skipped.",
@@ -193,27 +182,86 @@ def annotation_submit(
     )
     if errors:
         raise AnswersInvalid("Some answers are missing or invalid.", extra={"errors": errors})
+    return None
+
+
+def annotation_values(
+    *,
+    assignment: Assignment,
+    answers: dict[str, Any],
+    now: datetime,
+    client_active_seconds: float | None,
+    client_first_interaction_at: datetime | None,
+    submission_token: str,
+) -> dict[str, Any]:
+    """The new Annotation row of `assignment` (by attname). The credited active time is
+    not here: annotation.services.pay adds it after the submit."""
+    return {
+        "assignment_id": assignment.pk,
+        "slot_id": assignment.slot_id,
+        "unit_id": assignment.unit_id,
+        "task_pool_id": assignment.task_pool_id,
+        "annotator_id": assignment.annotator_id,
+        "guideline_version_id": assignment.guideline_version_id,
+        "answers": answers,
+        "shown_order": assignment.shown_order,
+        "served_at": assignment.served_at,
+        "first_interaction_at": assignment.first_interaction_at,
+        "submitted_at": now,
+        "client_first_interaction_at": _clamp(
+            client_first_interaction_at, lo=assignment.served_at, hi=now
+        ),
+        "client_active_seconds": client_active_seconds,
+        "submission_token": submission_token[:64],
+    }
+
+
+@transaction.atomic
+def annotation_submit(
+    *,
+    actor: User,
+    handle: str,
+    answers: dict[str, Any],
+    client_active_seconds: float | None = None,
+    client_first_interaction_at: datetime | None = None,
+    submission_token: str = "",
+) -> tuple[Annotation, bool]:
+    """Store the annotation for the assignment behind `handle`; returns (annotation, created).
+
+    Idempotent: a repeated submit of the same handle returns the stored annotation
+    and stores nothing. A lease that ran out is still honoured as long as nobody else
+    has claimed the slot since.
+
+    Two statements inside the transaction: lock slot and assignment (reading what the
+    checks need), then insert the annotation and close slot, assignment and the
+    worker's count together. (Off PostgreSQL: annotation.services.portable.)
+    """
+    if not hot_sql():
+        from annotation.services import portable
+
+        return portable.annotation_submit(
+            actor=actor,
+            handle=handle,
+            answers=answers,
+            client_active_seconds=client_active_seconds,
+            client_first_interaction_at=client_first_interaction_at,
+            submission_token=submission_token,
+        )
+    assignment, task_status = _lock_by_handle(actor=actor, handle=handle)
+    stored = submit_check(assignment=assignment, task_status=task_status, answers=answers)
+    if stored is not None:
+        return stored, False
     now = timezone.now()
     columns, values, params = sql_insert_parts(
         Annotation,
-        {
-            "assignment_id": assignment.pk,
-            "slot_id": assignment.slot_id,
-            "unit_id": assignment.unit_id,
-            "task_pool_id": assignment.task_pool_id,
-            "annotator_id": actor.pk,
-            "guideline_version_id": assignment.guideline_version_id,
-            "answers": answers,
-            "shown_order": assignment.shown_order,
-            "served_at": assignment.served_at,
-            "first_interaction_at": assignment.first_interaction_at,
-            "submitted_at": now,
-            "client_first_interaction_at": _clamp(
-                client_first_interaction_at, lo=assignment.served_at, hi=now
-            ),
-            "client_active_seconds": client_active_seconds,
-            "submission_token": submission_token[:64],
-        },
+        annotation_values(
+            assignment=assignment,
+            answers=answers,
+            now=now,
+            client_active_seconds=client_active_seconds,
+            client_first_interaction_at=client_first_interaction_at,
+            submission_token=submission_token,
+        ),
         now=now,
     )
     sql = _submit_store_sql(columns=columns, values=values)
