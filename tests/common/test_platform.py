@@ -30,7 +30,9 @@ def test_seed_demo_is_idempotent_and_creates_every_role(db):
     assert {"lead", "researcher", "expert1", "expert2", "crowd1", "crowd5"} <= usernames
     assert counts[0] >= 1000 and counts[1] >= 200 and counts[2] >= 3
     assert set(AnnotatorPool.objects.values_list("kind", flat=True)) == {"expert", "crowd"}
-    assert PoolMembership.objects.filter(pool__kind="crowd").count() == 5
+    assert PoolMembership.objects.filter(pool__name="Crowd pool").count() == 5
+    # The simulated tone study brings its own pools and annotators.
+    assert AnnotatorPool.objects.filter(name__endswith="(simulated)").count() == 2
     for username in ("lead", "researcher", "expert1", "crowd3"):
         assert Client().login(username=username, password="demo"), username
     assert "crowd5" in out.getvalue() and "password 'demo'" in out.getvalue()
