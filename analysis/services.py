@@ -532,7 +532,7 @@ def agreement_report_recompute_check(*, report_id: int) -> RecomputeCheck:
     report = AgreementReport.objects.select_related("project", "dataset").get(pk=report_id)
     if report.status != ReportStatus.DONE:
         raise ApplicationError("Only a finished report can be recomputed.")
-    data_hash, result = _compute_without_progress(report)
+    data_hash, result = agreement_report_result_compute(report)
     return RecomputeCheck(
         same_data=data_hash == report.data_hash,
         same_result=result == report.result_json.encode("utf-8"),
@@ -541,7 +541,13 @@ def agreement_report_recompute_check(*, report_id: int) -> RecomputeCheck:
     )
 
 
-def _compute_without_progress(report: AgreementReport) -> tuple[str, bytes]:
+def agreement_report_result_compute(report: AgreementReport) -> tuple[str, bytes]:
+    """(data hash, canonical result bytes) of `report`'s inputs, writing nothing.
+
+    The one place a report's numbers are computed from its stored inputs: the
+    recompute check and the exports' manifest round trip both call it, so they can
+    never drift from what the job computes.
+    """
     # A detached copy, so the progress writes of _compute never touch the stored report.
     shadow = AgreementReport(
         pk=None,

@@ -10,6 +10,7 @@ api_patterns = [
     path("", include("annotation.api.urls")),
     path("", include("guidelines.api.urls")),
     path("", include("analysis.api.urls")),
+    path("", include("exports.api.urls")),
 ]
 
 urlpatterns = [
@@ -23,4 +24,5 @@ urlpatterns = [
     path("", include("annotation.urls")),
     path("", include("guidelines.urls")),
     path("", include("analysis.urls")),
+    path("", include("exports.urls")),
 ]

@@ -150,12 +150,12 @@ EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
 # Task exports up to this many rows may be downloaded directly (streamed); larger ones,
 # and every Parquet/HF/PDF export, run as Celery jobs.
 EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=50_000)
-# Bytes of COPY output parsed at a time; a single row must fit in one block.
-EXPORT_READ_BLOCK_BYTES = env.int("EXPORT_READ_BLOCK_BYTES", default=16 * 1024 * 1024)
-# Rows per Parquet row group.
-EXPORT_PARQUET_ROW_GROUP = env.int("EXPORT_PARQUET_ROW_GROUP", default=131_072)
-# Test hook only (tests/exports/test_worker_kill.py): seconds to sleep after each block,
-# so a job is slow enough to be killed halfway. Never set in production.
+# Bytes of COPY output (whole rows) parsed at a time, and rows per Parquet row group:
+# together they bound an export's memory, whatever its size.
+EXPORT_READ_BLOCK_BYTES = env.int("EXPORT_READ_BLOCK_BYTES", default=4 * 1024 * 1024)
+EXPORT_PARQUET_ROW_GROUP = env.int("EXPORT_PARQUET_ROW_GROUP", default=65_536)
+# Test hook only (tests/exports/test_export_worker_kill.py): seconds to sleep after each
+# block, so a job is slow enough to be killed halfway. Never set in production.
 EXPORT_TEST_THROTTLE_SECONDS = env.float("EXPORT_TEST_THROTTLE_SECONDS", default=0.0)
 
 CONTENT_SECURITY_POLICY = (
