@@ -341,9 +341,7 @@ def question_roles(*, report: AgreementReport, questions: Questions) -> dict[str
     return {role: key for role, key in roles.items() if key in questions}
 
 
-def _bias_sections(
-    *, table: Any, report: AgreementReport, questions: Questions
-) -> dict[str, Any]:
+def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions) -> dict[str, Any]:
     """The report's `bias` and `expert_vs_crowd` sections, or why they are absent.
 
     A check the data cannot feed (say, quality answered in words with no declared

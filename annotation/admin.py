@@ -74,7 +74,13 @@ class AssignmentAdmin(admin.ModelAdmin):
 class AnnotationAdmin(admin.ModelAdmin):
     list_display = ["id", "annotator", "task_pool", "unit", "submitted_at"]
     raw_id_fields = ["assignment", "slot", "unit", "annotator", "task_pool"]
-    readonly_fields = ["answers", "shown_order", "served_at", "first_interaction_at", "submitted_at"]
+    readonly_fields = [
+        "answers",
+        "shown_order",
+        "served_at",
+        "first_interaction_at",
+        "submitted_at",
+    ]
 
 
 @admin.register(BlindingFlag)

@@ -195,7 +195,9 @@ class Task(TimeStampedModel):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=models.Q(mode__in=TaskMode.values), name="task_mode_valid"),
+            models.CheckConstraint(
+                condition=models.Q(mode__in=TaskMode.values), name="task_mode_valid"
+            ),
             models.CheckConstraint(
                 condition=models.Q(status__in=TaskStatus.values), name="task_status_valid"
             ),
@@ -205,7 +207,9 @@ class Task(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(pay_mode__in=PayMode.values), name="task_pay_mode_valid"
             ),
-            models.CheckConstraint(condition=models.Q(lease_seconds__gte=30), name="task_lease_min"),
+            models.CheckConstraint(
+                condition=models.Q(lease_seconds__gte=30), name="task_lease_min"
+            ),
             models.CheckConstraint(condition=models.Q(pay_per_item__gte=0), name="task_pay_nonneg"),
             models.CheckConstraint(
                 condition=models.Q(ranking_size__isnull=True) | models.Q(ranking_size__gte=2),
@@ -291,7 +295,9 @@ class UnitOutput(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["unit", "position"], name="unit_output_unique_position"),
+            models.UniqueConstraint(
+                fields=["unit", "position"], name="unit_output_unique_position"
+            ),
             models.UniqueConstraint(fields=["unit", "output"], name="unit_output_unique_output"),
         ]
 
@@ -413,7 +419,9 @@ class Assignment(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["unit", "annotator"], name="assignment_unique_annotator"),
+            models.UniqueConstraint(
+                fields=["unit", "annotator"], name="assignment_unique_annotator"
+            ),
             models.UniqueConstraint(
                 fields=["slot"],
                 condition=models.Q(status="leased"),
@@ -465,7 +473,9 @@ class Annotation(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["unit", "annotator"], name="annotation_unique_annotator"),
+            models.UniqueConstraint(
+                fields=["unit", "annotator"], name="annotation_unique_annotator"
+            ),
             models.CheckConstraint(
                 condition=models.Q(client_active_seconds__isnull=True)
                 | models.Q(client_active_seconds__gte=0),
@@ -514,7 +524,9 @@ class BlindingFlag(TimeStampedModel):
                 condition=models.Q(resolution__in=FlagResolution.values),
                 name="blinding_flag_resolution_valid",
             ),
-            models.CheckConstraint(condition=models.Q(end__gt=models.F("start")), name="blinding_flag_span"),
+            models.CheckConstraint(
+                condition=models.Q(end__gt=models.F("start")), name="blinding_flag_span"
+            ),
         ]
 
     def __str__(self) -> str:

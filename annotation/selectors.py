@@ -74,7 +74,9 @@ def project_counts(*, project: Project) -> dict[str, int]:
 
 
 # The query string a lead pastes into a crowd platform; Prolific fills these placeholders.
-CROWD_LINK_QUERY = "?worker_id={{%PROLIFIC_PID%}}&study_id={{%STUDY_ID%}}&session_id={{%SESSION_ID%}}"
+CROWD_LINK_QUERY = (
+    "?worker_id={{%PROLIFIC_PID%}}&study_id={{%STUDY_ID%}}&session_id={{%SESSION_ID%}}"
+)
 
 
 # -- tasks (leads and researchers) ---------------------------------------------
@@ -243,7 +245,9 @@ def user_by_username(*, username: str) -> Any:
 
     user = User.objects.filter(username=username).first()
     if user is None:
-        raise ApplicationError(f"No user named '{username}'.", extra={"errors": {"username": ["No such user."]}})
+        raise ApplicationError(
+            f"No user named '{username}'.", extra={"errors": {"username": ["No such user."]}}
+        )
     return user
 
 

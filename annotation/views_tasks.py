@@ -73,8 +73,12 @@ def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
             raise PermissionDenied("Only leads create tasks.")
         data = dict(form.cleaned_data)
         try:
-            version = guideline_version_for_task(project=project, version_id=data.pop("guideline_version"))
-            task = task_create(actor=request.user, project=project, guideline_version=version, **data)
+            version = guideline_version_for_task(
+                project=project, version_id=data.pop("guideline_version")
+            )
+            task = task_create(
+                actor=request.user, project=project, guideline_version=version, **data
+            )
         except ApplicationError as exc:
             form.add_error(None, exc.message)
         else:
@@ -168,8 +172,15 @@ def crowd_entry(request: HttpRequest, token: str) -> HttpResponse:
             session_id=_first_param(request, SESSION_PARAMS),
         )
     except AccessDenied:
-        return render(request, "annotation/task_crowd_error.html", {"message": "This link is not valid."}, status=404)
+        return render(
+            request,
+            "annotation/task_crowd_error.html",
+            {"message": "This link is not valid."},
+            status=404,
+        )
     except ApplicationError as exc:
-        return render(request, "annotation/task_crowd_error.html", {"message": exc.message}, status=400)
+        return render(
+            request, "annotation/task_crowd_error.html", {"message": exc.message}, status=400
+        )
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("annotate-task", public_id=task_pool.task.public_id)

@@ -63,7 +63,9 @@ class PoolProgressSerializer(serializers.Serializer):
     pool = serializers.CharField()
     kind = serializers.CharField()
     redundancy = serializers.IntegerField()
-    per_annotator_cap = serializers.IntegerField(source="task_pool.per_annotator_cap", allow_null=True)
+    per_annotator_cap = serializers.IntegerField(
+        source="task_pool.per_annotator_cap", allow_null=True
+    )
     gold_share = serializers.FloatField(source="task_pool.gold_share")
     require_quiz = serializers.BooleanField(source="task_pool.require_quiz")
     slots = serializers.IntegerField()
@@ -95,14 +97,22 @@ class TaskListApi(ProjectAPIView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
         guideline_version = serializers.IntegerField()
         mode = serializers.ChoiceField(choices=TaskMode.choices)
-        prompts = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=True)
-        systems = serializers.ListField(child=serializers.CharField(), required=False, allow_empty=True)
+        prompts = serializers.ListField(
+            child=serializers.CharField(), required=False, allow_empty=True
+        )
+        systems = serializers.ListField(
+            child=serializers.CharField(), required=False, allow_empty=True
+        )
         pairing = serializers.ChoiceField(choices=Pairing.choices, default=Pairing.ALL_PAIRS)
         pairs_per_prompt = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         ranking_size = serializers.IntegerField(required=False, allow_null=True, min_value=2)
-        pay_per_item = serializers.DecimalField(max_digits=8, decimal_places=2, default=0, min_value=0)
+        pay_per_item = serializers.DecimalField(
+            max_digits=8, decimal_places=2, default=0, min_value=0
+        )
         pay_mode = serializers.ChoiceField(choices=PayMode.choices, default=PayMode.PER_ITEM)
-        min_hourly_rate = serializers.DecimalField(max_digits=8, decimal_places=2, required=False, allow_null=True)
+        min_hourly_rate = serializers.DecimalField(
+            max_digits=8, decimal_places=2, required=False, allow_null=True
+        )
         lease_seconds = serializers.IntegerField(default=900, min_value=30)
         blinding_terms = serializers.ListField(child=serializers.CharField(), required=False)
         seed = serializers.IntegerField(required=False, allow_null=True)
@@ -123,7 +133,9 @@ class TaskListApi(ProjectAPIView):
             guideline_version=guideline_version_for_task(
                 project=self.project, version_id=data.pop("guideline_version")
             ),
-            prompt_ids=prompt_ids_by_external_id(project=self.project, external_ids=prompts) if prompts else None,
+            prompt_ids=prompt_ids_by_external_id(project=self.project, external_ids=prompts)
+            if prompts
+            else None,
             system_ids=system_ids_by_name(project=self.project, names=systems) if systems else None,
             **data,
         )
@@ -163,7 +175,9 @@ class TaskPoolAddApi(ProjectAPIView):
         task = task_get(project=self.project, task_id=task_id)
         pool = pool_get(project=self.project, pool_id=data.pop("pool"))
         task_pool_add(actor=request.user, task=task, pool=pool, **data)
-        return Response(PoolProgressSerializer(_progress(request, task), many=True).data, status=201)
+        return Response(
+            PoolProgressSerializer(_progress(request, task), many=True).data, status=201
+        )
 
 
 class _TaskTransitionApi(ProjectAPIView):
@@ -304,14 +318,22 @@ class PoolMembersApi(ProjectAPIView):
         expertise_tags = serializers.ListField(child=serializers.CharField())
         languages = serializers.ListField(child=serializers.CharField())
         external_worker_id = serializers.CharField()
-        pay_rate_per_hour = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
+        pay_rate_per_hour = serializers.DecimalField(
+            max_digits=8, decimal_places=2, allow_null=True
+        )
 
     class InputSerializer(serializers.Serializer):
         username = serializers.CharField()
         remove = serializers.BooleanField(default=False)
-        expertise_tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False)
-        languages = serializers.ListField(child=serializers.CharField(max_length=16), required=False)
-        external_worker_id = serializers.CharField(max_length=128, required=False, allow_blank=True, default="")
+        expertise_tags = serializers.ListField(
+            child=serializers.CharField(max_length=64), required=False
+        )
+        languages = serializers.ListField(
+            child=serializers.CharField(max_length=16), required=False
+        )
+        external_worker_id = serializers.CharField(
+            max_length=128, required=False, allow_blank=True, default=""
+        )
         pay_rate_per_hour = serializers.DecimalField(
             max_digits=8, decimal_places=2, required=False, allow_null=True, min_value=0
         )

@@ -40,7 +40,9 @@ urlpatterns += [
         task_apis.PoolMembersApi.as_view(),
         name="api-pool-members",
     ),
-    path("annotate/tasks/", annotator_apis.AnnotatorTaskListApi.as_view(), name="api-annotate-tasks"),
+    path(
+        "annotate/tasks/", annotator_apis.AnnotatorTaskListApi.as_view(), name="api-annotate-tasks"
+    ),
     path("annotate/next/", annotator_apis.AnnotatorNextApi.as_view(), name="api-annotate-next"),
     path(
         "annotate/tasks/<str:public_id>/next/",
@@ -53,7 +55,9 @@ urlpatterns += [
         name="api-annotate-task-progress",
     ),
     path(
-        "annotate/items/<str:handle>/", annotator_apis.AnnotatorItemApi.as_view(), name="api-annotate-item"
+        "annotate/items/<str:handle>/",
+        annotator_apis.AnnotatorItemApi.as_view(),
+        name="api-annotate-item",
     ),
     path(
         "annotate/items/<str:handle>/interact/",

@@ -32,12 +32,50 @@ from common.services import audit_record
 # Vendor and model names that give a system away. Extend per deployment with the
 # ANNOTATION_BLINDING_TERMS setting, or per task with Task.blinding_terms.
 DEFAULT_BLINDING_TERMS: tuple[str, ...] = (
-    "OpenAI", "ChatGPT", "GPT-3", "GPT-3.5", "GPT-4", "GPT-4o", "GPT-5", "o1-preview",
-    "Anthropic", "Claude", "Google DeepMind", "DeepMind", "Gemini", "Bard", "PaLM", "Gemma",
-    "Meta AI", "LLaMA", "Llama 2", "Llama 3", "Mistral AI", "Mistral", "Mixtral",
-    "Qwen", "Alibaba Cloud", "Tongyi", "DeepSeek", "Cohere", "Command R", "Microsoft",
-    "Copilot", "Phi-3", "xAI", "Grok", "Falcon", "Vicuna", "Zephyr", "Yi-34B",
-    "Baichuan", "ERNIE", "Moonshot", "Kimi", "Inflection", "Pi AI",
+    "OpenAI",
+    "ChatGPT",
+    "GPT-3",
+    "GPT-3.5",
+    "GPT-4",
+    "GPT-4o",
+    "GPT-5",
+    "o1-preview",
+    "Anthropic",
+    "Claude",
+    "Google DeepMind",
+    "DeepMind",
+    "Gemini",
+    "Bard",
+    "PaLM",
+    "Gemma",
+    "Meta AI",
+    "LLaMA",
+    "Llama 2",
+    "Llama 3",
+    "Mistral AI",
+    "Mistral",
+    "Mixtral",
+    "Qwen",
+    "Alibaba Cloud",
+    "Tongyi",
+    "DeepSeek",
+    "Cohere",
+    "Command R",
+    "Microsoft",
+    "Copilot",
+    "Phi-3",
+    "xAI",
+    "Grok",
+    "Falcon",
+    "Vicuna",
+    "Zephyr",
+    "Yi-34B",
+    "Baichuan",
+    "ERNIE",
+    "Moonshot",
+    "Kimi",
+    "Inflection",
+    "Pi AI",
 )
 
 # Self-identification phrases: "As an AI developed by …", "I am a large language model".
@@ -160,8 +198,8 @@ def blinding_check_run(*, actor: User | None, task: Task) -> list[BlindingFlag]:
     terms = blinding_terms(task=task)
     output_ids = UnitOutput.objects.filter(unit__task=task).values_list("output_id", flat=True)
     new_flags: list[BlindingFlag] = []
-    for output_id, text in Output.objects.filter(pk__in=output_ids).values_list("pk", "text").iterator(
-        chunk_size=2000
+    for output_id, text in (
+        Output.objects.filter(pk__in=output_ids).values_list("pk", "text").iterator(chunk_size=2000)
     ):
         for finding in find_revealing_spans(text, terms):
             lo = max(0, finding.start - EXCERPT_RADIUS)
@@ -179,7 +217,9 @@ def blinding_check_run(*, actor: User | None, task: Task) -> list[BlindingFlag]:
             )
     BlindingFlag.objects.bulk_create(new_flags, ignore_conflicts=True, batch_size=2000)
     open_flags = list(
-        BlindingFlag.objects.filter(task=task, resolution=FlagResolution.OPEN).order_by("output_id", "start")
+        BlindingFlag.objects.filter(task=task, resolution=FlagResolution.OPEN).order_by(
+            "output_id", "start"
+        )
     )
     audit_record(
         actor=actor,

@@ -51,7 +51,9 @@ def _guideline_version_check(*, project: Project, guideline_version: Any) -> Non
     if guideline_version.guideline.project_id != project.pk:
         raise ApplicationError("The guideline version belongs to another project.")
     if guideline_version.status != VersionStatus.PUBLISHED:
-        raise ApplicationError("A task is pinned to a published guideline version; this one is a draft.")
+        raise ApplicationError(
+            "A task is pinned to a published guideline version; this one is a draft."
+        )
 
 
 @transaction.atomic
@@ -178,7 +180,9 @@ def _selected_outputs(
         outputs = outputs.filter(prompt_id__in=list(prompt_ids))
     if system_ids:
         outputs = outputs.filter(system_id__in=list(system_ids))
-    return list(outputs.order_by("prompt_id", "system_id").values_list("prompt_id", "system_id", "pk"))
+    return list(
+        outputs.order_by("prompt_id", "system_id").values_list("prompt_id", "system_id", "pk")
+    )
 
 
 @transaction.atomic
@@ -212,7 +216,8 @@ def task_units_generate(
     rng.shuffle(groups)
 
     units = Unit.objects.bulk_create(
-        [Unit(task=task, prompt_id=p, ordinal=i) for i, (p, _) in enumerate(groups)], batch_size=5000
+        [Unit(task=task, prompt_id=p, ordinal=i) for i, (p, _) in enumerate(groups)],
+        batch_size=5000,
     )
     unit_outputs: list[UnitOutput] = []
     for unit, (_, output_ids) in zip(units, groups, strict=True):
@@ -415,7 +420,10 @@ def task_pause(*, actor: User, task: Task) -> Task:
     task.status = TaskStatus.PAUSED
     task.save(update_fields=["status", "updated_at"])
     audit_record(
-        actor=actor, project=task.project, action="task.pause", target=task,
+        actor=actor,
+        project=task.project,
+        action="task.pause",
+        target=task,
         guideline_version=task.guideline_version,
     )
     return task
@@ -433,7 +441,10 @@ def task_close(*, actor: User, task: Task) -> Task:
         task.launched_at = task.closed_at
     task.save(update_fields=["status", "closed_at", "launched_at", "updated_at"])
     audit_record(
-        actor=actor, project=task.project, action="task.close", target=task,
+        actor=actor,
+        project=task.project,
+        action="task.close",
+        target=task,
         guideline_version=task.guideline_version,
     )
     return task
@@ -456,7 +467,9 @@ def unit_mark_gold(*, actor: User, unit: Unit, answers: dict[str, Any] | None) -
         n_outputs = UnitOutput.objects.filter(unit=unit).count()
         errors = validate_answers(task.guideline_version.rubric, answers, n_outputs=n_outputs)
         if errors:
-            raise ApplicationError("The gold answers do not fit the rubric.", extra={"errors": errors})
+            raise ApplicationError(
+                "The gold answers do not fit the rubric.", extra={"errors": errors}
+            )
     unit.is_gold = answers is not None
     unit.gold_answers = answers
     unit.save(update_fields=["is_gold", "gold_answers"])
@@ -525,7 +538,12 @@ def crowd_worker_enter(
             action="crowd.enter",
             target=membership,
             guideline_version=task.guideline_version,
-            details={"pool": task_pool.pool.name, "task": task.pk, "worker_id": worker_id,
-                     "study_id": study_id, "session_id": session_id},
+            details={
+                "pool": task_pool.pool.name,
+                "task": task.pk,
+                "worker_id": worker_id,
+                "study_id": study_id,
+                "session_id": session_id,
+            },
         )
     return user

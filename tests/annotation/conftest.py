@@ -61,7 +61,11 @@ def make_guideline(*, project: Project, lead: User, mode: str, name: str = "Guid
     from guidelines.services import guideline_create, guideline_version_publish
 
     guideline = guideline_create(
-        actor=lead, project=project, name=name, mode=mode, prose="Judge carefully.",
+        actor=lead,
+        project=project,
+        name=name,
+        mode=mode,
+        prose="Judge carefully.",
         rubric=RUBRICS[mode],
     )
     return guideline_version_publish(actor=lead, version=guideline.versions.get())
@@ -94,13 +98,18 @@ def build_scenario(
     project = ProjectFactory(slug=f"proj-{offset}", created_by=lead)
     MembershipFactory(project=project, user=lead, role=ProjectRole.LEAD)
     systems = [
-        System.objects.create(pk=9_100_000 + offset + i, project=project, name=f"sysname-{offset}-{i}")
+        System.objects.create(
+            pk=9_100_000 + offset + i, project=project, name=f"sysname-{offset}-{i}"
+        )
         for i in range(n_systems)
     ]
     prompts = [
         Prompt.objects.create(
-            pk=9_200_000 + offset + j, project=project, external_id=f"pext-{offset}-{j}",
-            text=f"Question number {j}: explain the tides.", metadata={METADATA_KEY: "x"},
+            pk=9_200_000 + offset + j,
+            project=project,
+            external_id=f"pext-{offset}-{j}",
+            text=f"Question number {j}: explain the tides.",
+            metadata={METADATA_KEY: "x"},
         )
         for j in range(n_prompts)
     ]
@@ -110,9 +119,13 @@ def build_scenario(
             text = output_text(i, j) if output_text else f"Plain answer {j}-{i} about tides."
             outputs.append(
                 Output.objects.create(
-                    pk=9_300_000 + offset + j * 100 + i, prompt=prompt, system=system, text=text,
+                    pk=9_300_000 + offset + j * 100 + i,
+                    prompt=prompt,
+                    system=system,
+                    text=text,
                     metadata={METADATA_KEY: "y", "tone": TONES[(i + j) % 2]},
-                    tone_condition=TONES[(i + j) % 2], known_error_count=(i + j) % 3,
+                    tone_condition=TONES[(i + j) % 2],
+                    known_error_count=(i + j) % 3,
                 )
             )
     version = make_guideline(project=project, lead=lead, mode=mode)
@@ -125,8 +138,14 @@ def build_scenario(
             acknowledge(user, version)
         annotators.append(user)
     task = task_create(
-        actor=lead, project=project, title=f"Task {offset}", guideline_version=version, mode=mode,
-        lease_seconds=lease_seconds, seed=offset, **task_kwargs,
+        actor=lead,
+        project=project,
+        title=f"Task {offset}",
+        guideline_version=version,
+        mode=mode,
+        lease_seconds=lease_seconds,
+        seed=offset,
+        **task_kwargs,
     )
     task_pool = task_pool_add(
         actor=lead, task=task, pool=pool, redundancy=k, per_annotator_cap=cap, gold_share=gold_share
@@ -134,7 +153,9 @@ def build_scenario(
     if launch:
         task = task_launch(actor=lead, task=task)
     task_pool.refresh_from_db()
-    return Scenario(project, lead, version, task, task_pool, pool, annotators, systems, prompts, outputs)
+    return Scenario(
+        project, lead, version, task, task_pool, pool, annotators, systems, prompts, outputs
+    )
 
 
 @pytest.fixture

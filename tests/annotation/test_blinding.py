@@ -47,7 +47,9 @@ def _drain(s: Any, mode: str) -> list[Assignment]:
     for ann in s.annotators:
         while (a := assignment_claim(actor=ann, task=s.task)) is not None:
             served.append(a)
-            annotation_submit(actor=ann, handle=a.handle, answers=valid_answers(mode, len(a.shown_order)))
+            annotation_submit(
+                actor=ann, handle=a.handle, answers=valid_answers(mode, len(a.shown_order))
+            )
     return served
 
 
@@ -55,7 +57,9 @@ def _drain(s: Any, mode: str) -> list[Assignment]:
 @pytest.mark.parametrize("k", [2, 3])
 def test_each_system_sits_in_position_a_about_half_the_time_per_pair(scenario_factory, k):
     s = scenario_factory(mode="pairwise", n_prompts=60, n_systems=3, k=k, n_annotators=k)
-    system_of = dict(Output.objects.filter(prompt__project=s.project).values_list("pk", "system_id"))
+    system_of = dict(
+        Output.objects.filter(prompt__project=s.project).values_list("pk", "system_id")
+    )
     in_a: Counter = Counter()
     per_pair: Counter = Counter()
     per_unit: dict[int, Counter] = defaultdict(Counter)
@@ -92,11 +96,15 @@ def test_ranking_latin_square_per_unit(scenario_factory):
 
 
 def test_check_finds_vendor_names_self_identification_and_system_names():
-    terms = [("vendor", "OpenAI"), ("vendor", "Claude"), ("system_name", "atlas-7b"),
-             ("system_name", "atlas 7b")]
+    terms = [
+        ("vendor", "OpenAI"),
+        ("vendor", "Claude"),
+        ("system_name", "atlas-7b"),
+        ("system_name", "atlas 7b"),
+    ]
     text = "As an AI developed by OpenAI, I can say Atlas_7B is me. Claudette is a name."
     spans = find_revealing_spans(text, terms)
-    found = [text[f.start:f.end] for f in spans]
+    found = [text[f.start : f.end] for f in spans]
     assert any("As an AI developed by OpenAI" in f for f in found)
     assert "Atlas_7B" in found
     assert not any("Claudette" in f for f in found)  # whole words only
@@ -110,8 +118,12 @@ def test_check_ignores_clean_text():
 
 @pytest.mark.django_db
 def test_check_flags_the_systems_own_name(scenario_factory):
-    s = scenario_factory(n_prompts=1, n_systems=2, launch=False,
-                         output_text=lambda i, j: "Hello" if i else "PLACEHOLDER")
+    s = scenario_factory(
+        n_prompts=1,
+        n_systems=2,
+        launch=False,
+        output_text=lambda i, j: "Hello" if i else "PLACEHOLDER",
+    )
     own = s.systems[0].name
     Output.objects.filter(system=s.systems[0]).update(text=f"I am {own}, your helper.")
     from annotation.services.blinding import blinding_check_run
@@ -136,11 +148,48 @@ class LinkParser(HTMLParser):
 
 
 ALLOWED_ITEM_KEYS = {
-    "handle", "task", "prompt", "responses", "rubric", "status", "lease_expires_at", "progress",
-    "label", "text", "submitted", "cap", "done", "completion_code", "duplicate", "submitted_at",
-    "public_id", "title", "description", "mode", "detail", "key", "help", "required", "type",
-    "scope", "min", "max", "anchors", "options", "allow_tie", "strength", "strength_levels",
-    "max_length", "value", "results", "count", "next", "previous", "errors", "code", "reason",
+    "handle",
+    "task",
+    "prompt",
+    "responses",
+    "rubric",
+    "status",
+    "lease_expires_at",
+    "progress",
+    "label",
+    "text",
+    "submitted",
+    "cap",
+    "done",
+    "completion_code",
+    "duplicate",
+    "submitted_at",
+    "public_id",
+    "title",
+    "description",
+    "mode",
+    "detail",
+    "key",
+    "help",
+    "required",
+    "type",
+    "scope",
+    "min",
+    "max",
+    "anchors",
+    "options",
+    "allow_tie",
+    "strength",
+    "strength_levels",
+    "max_length",
+    "value",
+    "results",
+    "count",
+    "next",
+    "previous",
+    "errors",
+    "code",
+    "reason",
     "guideline_version",
 }
 
@@ -165,8 +214,10 @@ def _annotator_routes() -> list[tuple[str, list[str]]]:
         for p in patterns:
             if isinstance(p, URLResolver):
                 walk(p.url_patterns)
-            elif isinstance(p, URLPattern) and p.name and (
-                p.name.startswith(("annotate", "api-annotate")) or p.name == "home"
+            elif (
+                isinstance(p, URLPattern)
+                and p.name
+                and (p.name.startswith(("annotate", "api-annotate")) or p.name == "home")
             ):
                 found.append((p.name, list(p.pattern.converters)))
 
@@ -178,7 +229,9 @@ class Crawler:
     def __init__(self, client: Client, forbidden: list[str], forbidden_ids: list[int]) -> None:
         self.client = client
         self.forbidden = [f.lower() for f in forbidden]
-        self.id_pattern = re.compile(r"(?<!\d)(" + "|".join(str(i) for i in forbidden_ids) + r")(?!\d)")
+        self.id_pattern = re.compile(
+            r"(?<!\d)(" + "|".join(str(i) for i in forbidden_ids) + r")(?!\d)"
+        )
         self.visited: set[tuple[str, str]] = set()
         self.responses = 0
 
@@ -212,7 +265,9 @@ class Crawler:
 
     def post(self, url: str, data: Any = None, json_body: bool = True) -> Any:
         if json_body:
-            response = self.client.post(url, data=json.dumps(data or {}), content_type="application/json")
+            response = self.client.post(
+                url, data=json.dumps(data or {}), content_type="application/json"
+            )
         else:
             response = self.client.post(url, data=data or {})
         self.check("POST", url, response)
@@ -222,11 +277,15 @@ class Crawler:
 @pytest.mark.django_db
 def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
     pairwise = scenario_factory(mode="pairwise", n_prompts=3, n_systems=3, k=2, n_annotators=2)
-    single = scenario_factory(mode="single", n_prompts=4, n_systems=2, k=2, n_annotators=2,
-                              gold_share=0.5, launch=False)
+    single = scenario_factory(
+        mode="single", n_prompts=4, n_systems=2, k=2, n_annotators=2, gold_share=0.5, launch=False
+    )
     for unit in Unit.objects.filter(task=single.task)[:3]:
-        unit_mark_gold(actor=single.lead, unit=unit,
-                       answers={**valid_answers("single", 1), "comment": "GOLD-ANSWER-MARKER"})
+        unit_mark_gold(
+            actor=single.lead,
+            unit=unit,
+            answers={**valid_answers("single", 1), "comment": "GOLD-ANSWER-MARKER"},
+        )
     task_launch(actor=single.lead, task=single.task)
     single.task.refresh_from_db()
     me = pairwise.annotators[0]
@@ -235,13 +294,30 @@ def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
     # Another annotator answers first, with a recognisable comment.
     other_single = single.annotators[0]
     while (a := assignment_claim(actor=other_single, task=single.task)) is not None:
-        annotation_submit(actor=other_single, handle=a.handle,
-                          answers={**valid_answers("single", 1), "comment": "OTHER-ANSWER-MARKER"})
+        annotation_submit(
+            actor=other_single,
+            handle=a.handle,
+            answers={**valid_answers("single", 1), "comment": "OTHER-ANSWER-MARKER"},
+        )
 
     scenarios = (pairwise, single)
-    forbidden = ["OTHER-ANSWER-MARKER", "GOLD-ANSWER-MARKER", METADATA_KEY, *TONES, "is_gold",
-                 "gold", "tone_condition", "known_error", "metadata", "system_id", "output_id",
-                 "prompt_id", '"system"', "sysname-", "pext-"]
+    forbidden = [
+        "OTHER-ANSWER-MARKER",
+        "GOLD-ANSWER-MARKER",
+        METADATA_KEY,
+        *TONES,
+        "is_gold",
+        "gold",
+        "tone_condition",
+        "known_error",
+        "metadata",
+        "system_id",
+        "output_id",
+        "prompt_id",
+        '"system"',
+        "sysname-",
+        "pext-",
+    ]
     for s in scenarios:
         forbidden += [system.name for system in s.systems]
         forbidden += [prompt.external_id for prompt in s.prompts]
@@ -276,10 +352,14 @@ def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
                 crawler.post(reverse("api-annotate-flag", args=[handle]), {"reason": "broken"})
             else:
                 n = len(item["responses"])
-                crawler.post(reverse("api-annotate-submit", args=[handle]),
-                             {"answers": valid_answers(mode, n)})
-                crawler.post(reverse("api-annotate-submit", args=[handle]),
-                             {"answers": valid_answers(mode, n)})
+                crawler.post(
+                    reverse("api-annotate-submit", args=[handle]),
+                    {"answers": valid_answers(mode, n)},
+                )
+                crawler.post(
+                    reverse("api-annotate-submit", args=[handle]),
+                    {"answers": valid_answers(mode, n)},
+                )
             crawler.get(reverse("api-annotate-item", args=[handle]))
         crawler.get(reverse("api-annotate-task-progress", args=[pid]))
         crawler.post(reverse("annotate-next", args=[pid]), json_body=False)

@@ -15,10 +15,14 @@ pytestmark = pytest.mark.django_db
 
 
 def test_crowd_link_end_to_end_with_completion_code(scenario_factory):
-    s = scenario_factory(n_prompts=3, n_systems=1, k=2, cap=2, n_annotators=0, pool_kind=PoolKind.CROWD)
+    s = scenario_factory(
+        n_prompts=3, n_systems=1, k=2, cap=2, n_annotators=0, pool_kind=PoolKind.CROWD
+    )
     link = reverse("crowd-entry", args=[s.task_pool.entry_token])
     client = Client()
-    response = client.get(link, {"PROLIFIC_PID": "5f8a9c", "STUDY_ID": "st-1", "SESSION_ID": "se-1"})
+    response = client.get(
+        link, {"PROLIFIC_PID": "5f8a9c", "STUDY_ID": "st-1", "SESSION_ID": "se-1"}
+    )
     page = reverse("annotate-task", args=[s.task.public_id])
     assert response.status_code == 302 and response.url == page
 
@@ -50,8 +54,11 @@ def test_crowd_link_end_to_end_with_completion_code(scenario_factory):
     body = client.get(page).content.decode()
     assert s.task_pool.completion_code in body and "you are done" in body
     api = client.get(reverse("api-annotate-task-progress", args=[s.task.public_id])).json()
-    assert api == {"done": True, "completion_code": s.task_pool.completion_code,
-                   "progress": {"submitted": 2, "cap": 2}}
+    assert api == {
+        "done": True,
+        "completion_code": s.task_pool.completion_code,
+        "progress": {"submitted": 2, "cap": 2},
+    }
     assert Annotation.objects.filter(annotator=user).count() == 2
 
     # The same worker coming back is the same account; a new session id is recorded.

@@ -54,7 +54,9 @@ pytestmark = pytest.mark.django_db
 
 def submit(user, assignment, mode="single"):
     return annotation_submit(
-        actor=user, handle=assignment.handle, answers=valid_answers(mode, len(assignment.shown_order))
+        actor=user,
+        handle=assignment.handle,
+        answers=valid_answers(mode, len(assignment.shown_order)),
     )
 
 
@@ -121,7 +123,9 @@ def test_expert_pool_gets_no_completion_code(scenario_factory):
     assert assignment_claim(actor=ann, task=s.task) is None
     task_pool_worker_complete(actor=ann, task=s.task)
     assert annotator_completion(actor=ann, task=s.task) == {
-        "done": True, "completion_code": None, "progress": {"submitted": 1, "cap": 1}
+        "done": True,
+        "completion_code": None,
+        "progress": {"submitted": 1, "cap": 1},
     }
 
 
@@ -147,7 +151,11 @@ def test_flag_is_recorded_with_reason_and_note(scenario_factory):
     with pytest.raises(ApplicationError):
         assignment_flag(actor=ann, handle=leased.handle, reason="boring")
     flagged = assignment_flag(actor=ann, handle=leased.handle, reason="unsafe", note="graphic")
-    assert (flagged.status, flagged.flag_reason, flagged.flag_note) == ("flagged", "unsafe", "graphic")
+    assert (flagged.status, flagged.flag_reason, flagged.flag_note) == (
+        "flagged",
+        "unsafe",
+        "graphic",
+    )
     assert Slot.objects.get(pk=leased.slot_id).state == SlotState.OPEN
 
 
@@ -157,7 +165,8 @@ def test_submission_is_validated_with_field_errors(scenario_factory):
     leased = assignment_claim(actor=ann, task=s.task)
     with pytest.raises(AnswersInvalid) as caught:
         annotation_submit(
-            actor=ann, handle=leased.handle,
+            actor=ann,
+            handle=leased.handle,
             answers={"preference": {"choice": "C"}, "quality": {"A": 9}},
         )
     errors = caught.value.extra["errors"]
@@ -186,8 +195,11 @@ def test_timings_are_recorded_server_side(scenario_factory):
     again = assignment_interaction_record(actor=ann, handle=leased.handle)
     assert again.first_interaction_at == touched.first_interaction_at  # only the first counts
     annotation, _ = annotation_submit(
-        actor=ann, handle=leased.handle, answers=valid_answers("single", 1),
-        client_active_seconds=12.5, client_first_interaction_at=timezone.now() - timedelta(days=1),
+        actor=ann,
+        handle=leased.handle,
+        answers=valid_answers("single", 1),
+        client_active_seconds=12.5,
+        client_first_interaction_at=timezone.now() - timedelta(days=1),
     )
     assert annotation.first_interaction_at == touched.first_interaction_at
     assert annotation.client_active_seconds == 12.5
@@ -239,7 +251,14 @@ def test_pause_stops_serving_but_honours_leases_and_close_stops_all(scenario_fac
     with pytest.raises(ApplicationError):
         submit(b, leased_b)
     actions = list(AuditEvent.objects.filter(project=s.project).values_list("action", flat=True))
-    for action in ("task.create", "task.pool_add", "task.launch", "task.pause", "task.resume", "task.close"):
+    for action in (
+        "task.create",
+        "task.pool_add",
+        "task.launch",
+        "task.pause",
+        "task.resume",
+        "task.close",
+    ):
         assert action in actions
     assert AuditEvent.objects.filter(action="task.launch", guideline_version=s.version).exists()
 
@@ -249,8 +268,12 @@ def test_expired_lease_goes_back_to_the_queue(scenario_factory):
     a, b = s.annotators
     leased = assignment_claim(actor=a, task=s.task)
     assert assignment_claim(actor=b, task=s.task) is None  # the only slot is leased
-    Slot.objects.filter(pk=leased.slot_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
-    Assignment.objects.filter(pk=leased.pk).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Slot.objects.filter(pk=leased.slot_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+    Assignment.objects.filter(pk=leased.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     taken = assignment_claim(actor=b, task=s.task)
     assert taken.slot_id == leased.slot_id
     leased.refresh_from_db()
@@ -265,7 +288,9 @@ def test_late_submit_is_accepted_while_nobody_took_the_slot(scenario_factory):
     s = scenario_factory(n_prompts=1, n_systems=1, k=1)
     a = s.annotators[0]
     leased = assignment_claim(actor=a, task=s.task)
-    Slot.objects.filter(pk=leased.slot_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Slot.objects.filter(pk=leased.slot_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     _, created = submit(a, leased)
     assert created
 
@@ -275,7 +300,9 @@ def test_sweep_expires_leases(scenario_factory):
     a = s.annotators[0]
     leased = assignment_claim(actor=a, task=s.task)
     assert slot_leases_expire() == 0
-    Slot.objects.filter(pk=leased.slot_id).update(lease_expires_at=timezone.now() - timedelta(seconds=1))
+    Slot.objects.filter(pk=leased.slot_id).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
     assert slot_leases_expire() == 1
     assert Slot.objects.get(pk=leased.slot_id).state == SlotState.OPEN
     leased.refresh_from_db()
@@ -283,7 +310,9 @@ def test_sweep_expires_leases(scenario_factory):
 
 
 def test_gold_units_are_mixed_in_at_the_share_and_look_the_same(scenario_factory):
-    s = scenario_factory(n_prompts=20, n_systems=1, k=1, gold_share=0.25, launch=False, n_annotators=1)
+    s = scenario_factory(
+        n_prompts=20, n_systems=1, k=1, gold_share=0.25, launch=False, n_annotators=1
+    )
     units = list(Unit.objects.filter(task=s.task).order_by("ordinal"))
     for unit in units[:5]:
         unit_mark_gold(actor=s.lead, unit=unit, answers=valid_answers("single", 1))
@@ -311,16 +340,24 @@ def test_task_needs_a_published_guideline_of_its_mode(scenario_factory):
     from guidelines.services import guideline_create
 
     s = scenario_factory(n_prompts=1, launch=False)
-    draft = guideline_create(actor=s.lead, project=s.project, name="Draft", mode="single").versions.get()
+    draft = guideline_create(
+        actor=s.lead, project=s.project, name="Draft", mode="single"
+    ).versions.get()
     with pytest.raises(ApplicationError):
-        task_create(actor=s.lead, project=s.project, title="x", guideline_version=draft, mode="single")
+        task_create(
+            actor=s.lead, project=s.project, title="x", guideline_version=draft, mode="single"
+        )
     with pytest.raises(ApplicationError):
-        task_create(actor=s.lead, project=s.project, title="x", guideline_version=s.version, mode="pairwise")
+        task_create(
+            actor=s.lead, project=s.project, title="x", guideline_version=s.version, mode="pairwise"
+        )
 
 
 def test_launch_refuses_open_blinding_flags_until_resolved(scenario_factory):
     def text(i, j):
-        return "As an AI developed by OpenAI, I think tides." if (i, j) == (0, 0) else f"Tides {i}{j}."
+        return (
+            "As an AI developed by OpenAI, I think tides." if (i, j) == (0, 0) else f"Tides {i}{j}."
+        )
 
     s = scenario_factory(n_prompts=2, n_systems=2, launch=False, output_text=text)
     flags = list(s.task.blinding_flags.all())
@@ -357,7 +394,12 @@ def test_exclude_removes_the_outputs_units(scenario_factory):
 
 def test_balanced_pair_schedule_spreads_system_pairs(scenario_factory):
     s = scenario_factory(
-        mode="pairwise", n_prompts=30, n_systems=4, launch=False, pairing="balanced", pairs_per_prompt=2
+        mode="pairwise",
+        n_prompts=30,
+        n_systems=4,
+        launch=False,
+        pairing="balanced",
+        pairs_per_prompt=2,
     )
     meetings: Counter = Counter()
     for unit in Unit.objects.filter(task=s.task).prefetch_related("unit_outputs__output"):
@@ -370,6 +412,8 @@ def test_balanced_pair_schedule_spreads_system_pairs(scenario_factory):
 def test_all_pairs_and_ranking_units(scenario_factory):
     pairs = scenario_factory(mode="pairwise", n_prompts=2, n_systems=3, launch=False)
     assert Unit.objects.filter(task=pairs.task).count() == 6
-    ranking = scenario_factory(mode="ranking", n_prompts=2, n_systems=4, launch=False, ranking_size=3)
+    ranking = scenario_factory(
+        mode="ranking", n_prompts=2, n_systems=4, launch=False, ranking_size=3
+    )
     assert Unit.objects.filter(task=ranking.task).count() == 2
     assert all(u.unit_outputs.count() == 3 for u in Unit.objects.filter(task=ranking.task))

@@ -225,9 +225,24 @@ def test_variants_of_one_prompt_and_system_are_separate_outputs(project_roles):
     base = {"prompt_id": "v1", "prompt": "Capital of Australia?", "system": "s"}
     rows = [
         {**base, "output": "Canberra."},
-        {**base, "variant": "assertive", "output": "Canberra. No doubt.", "metadata": {"tone": "assertive", "known_errors": 0}},
-        {**base, "variant": "hedged", "output": "Maybe Canberra?", "metadata": {"tone": "hedged", "known_errors": 0}},
-        {**base, "variant": "assertive-error", "output": "Sydney. No doubt.", "metadata": {"tone": "assertive", "known_errors": 1}},
+        {
+            **base,
+            "variant": "assertive",
+            "output": "Canberra. No doubt.",
+            "metadata": {"tone": "assertive", "known_errors": 0},
+        },
+        {
+            **base,
+            "variant": "hedged",
+            "output": "Maybe Canberra?",
+            "metadata": {"tone": "hedged", "known_errors": 0},
+        },
+        {
+            **base,
+            "variant": "assertive-error",
+            "output": "Sydney. No doubt.",
+            "metadata": {"tone": "assertive", "known_errors": 1},
+        },
     ]
     result = do_import(project_roles, rows)
     assert result.outputs_created == 4 and result.prompts_created == 1

@@ -21,10 +21,15 @@ def test_lead_creates_configures_launches_and_watches_a_task(scenario_factory):
     created = lead.post(
         reverse("api-tasks", args=[slug]),
         {
-            "title": "Pairs", "guideline_version": base.version.pk, "mode": "pairwise",
+            "title": "Pairs",
+            "guideline_version": base.version.pk,
+            "mode": "pairwise",
             "prompts": [p.external_id for p in base.prompts[:2]],
-            "systems": [sys.name for sys in base.systems], "pairing": "balanced",
-            "pairs_per_prompt": 2, "pay_per_item": "0.15", "lease_seconds": 300,
+            "systems": [sys.name for sys in base.systems],
+            "pairing": "balanced",
+            "pairs_per_prompt": 2,
+            "pay_per_item": "0.15",
+            "lease_seconds": 300,
         },
         format="json",
     )
@@ -74,7 +79,8 @@ def test_submit_errors_are_per_field(scenario_factory):
     item = ann.post(reverse("api-annotate-next")).json()
     bad = ann.post(
         reverse("api-annotate-submit", args=[item["handle"]]),
-        {"answers": {"quality": {"A": 7}}}, format="json",
+        {"answers": {"quality": {"A": 7}}},
+        format="json",
     )
     assert bad.status_code == 400
     assert set(bad.json()["errors"]) >= {"quality.A", "has_error.A"}
@@ -82,7 +88,9 @@ def test_submit_errors_are_per_field(scenario_factory):
 
 def test_not_acknowledged_is_a_clear_400(scenario_factory):
     s = scenario_factory(n_prompts=1, n_systems=1, acknowledged=False)
-    response = api_as(s.annotators[0]).post(reverse("api-annotate-task-next", args=[s.task.public_id]))
+    response = api_as(s.annotators[0]).post(
+        reverse("api-annotate-task-next", args=[s.task.public_id])
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "guideline_not_cleared"
 
@@ -95,8 +103,11 @@ def test_role_matrix_for_lead_endpoints(scenario_factory):
     read = reverse("api-task", args=[slug, tid])
     write = reverse("api-task-pause", args=[slug, tid])
     expected = {
-        s.lead: (200, 200), researcher: (200, 403), s.annotators[0]: (403, 403),
-        outsider: (403, 403), None: (403, 403),
+        s.lead: (200, 200),
+        researcher: (200, 403),
+        s.annotators[0]: (403, 403),
+        outsider: (403, 403),
+        None: (403, 403),
     }
     for user, (read_status, write_status) in expected.items():
         client = api_as(user)
@@ -116,11 +127,20 @@ def test_role_matrix_for_annotator_endpoints(scenario_factory):
     assert api_as(assignee).get(url).status_code == 200
     for user in (other, expert, s.lead, None):
         assert api_as(user).get(url).status_code == 403
-        assert api_as(user).post(
-            reverse("api-annotate-submit", args=[item["handle"]]),
-            {"answers": valid_answers("single", 1)}, format="json",
-        ).status_code == 403
-    assert api_as(expert).post(reverse("api-annotate-task-next", args=[s.task.public_id])).status_code == 403
+        assert (
+            api_as(user)
+            .post(
+                reverse("api-annotate-submit", args=[item["handle"]]),
+                {"answers": valid_answers("single", 1)},
+                format="json",
+            )
+            .status_code
+            == 403
+        )
+    assert (
+        api_as(expert).post(reverse("api-annotate-task-next", args=[s.task.public_id])).status_code
+        == 403
+    )
     assert api_as(expert).get(reverse("api-annotate-tasks")).json() == []
 
 
@@ -131,30 +151,48 @@ def test_pool_members_api(scenario_factory):
     lead = api_as(s.lead)
     added = lead.post(
         url,
-        {"username": "newcomer", "expertise_tags": ["medicine"], "languages": ["en", "de"],
-         "external_worker_id": "", "pay_rate_per_hour": "25.00"},
+        {
+            "username": "newcomer",
+            "expertise_tags": ["medicine"],
+            "languages": ["en", "de"],
+            "external_worker_id": "",
+            "pay_rate_per_hour": "25.00",
+        },
         format="json",
     )
     assert added.status_code == 200
-    assert added.json() == [{"username": "newcomer", "expertise_tags": ["medicine"],
-                             "languages": ["en", "de"], "external_worker_id": "",
-                             "pay_rate_per_hour": "25.00"}]
+    assert added.json() == [
+        {
+            "username": "newcomer",
+            "expertise_tags": ["medicine"],
+            "languages": ["en", "de"],
+            "external_worker_id": "",
+            "pay_rate_per_hour": "25.00",
+        }
+    ]
     assert lead.post(url, {"username": "newcomer", "remove": True}, format="json").json() == []
     assert api_as(newcomer).post(url, {"username": "newcomer"}, format="json").status_code == 403
 
 
 def test_blinding_flags_api(scenario_factory):
-    s = scenario_factory(n_prompts=1, n_systems=2, launch=False,
-                         output_text=lambda i, j: "I am ChatGPT." if i == 0 else "Tides.")
+    s = scenario_factory(
+        n_prompts=1,
+        n_systems=2,
+        launch=False,
+        output_text=lambda i, j: "I am ChatGPT." if i == 0 else "Tides.",
+    )
     lead = api_as(s.lead)
     flags = lead.get(reverse("api-task-blinding", args=[s.project.slug, s.task.pk])).json()
     assert len(flags) == 1 and flags[0]["term"] == "ChatGPT"
     resolved = lead.post(
         reverse("api-task-blinding-resolve", args=[s.project.slug, s.task.pk, flags[0]["id"]]),
-        {"resolution": "masked"}, format="json",
+        {"resolution": "masked"},
+        format="json",
     )
     assert resolved.json()["resolution"] == "masked"
-    assert lead.post(reverse("api-task-launch", args=[s.project.slug, s.task.pk])).status_code == 200
+    assert (
+        lead.post(reverse("api-task-launch", args=[s.project.slug, s.task.pk])).status_code == 200
+    )
 
 
 def test_lead_pages_render(scenario_factory):

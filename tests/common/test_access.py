@@ -16,7 +16,15 @@ from tests.conftest import api_as
 
 # Public by design: authentication itself, the API's own documentation, the admin
 # (which has its own login), and the crowd entry link (it authenticates by its token).
-PUBLIC_PREFIXES = ("accounts/", "api/schema/", "api/docs/", "api/auth/token/", "admin/", "static/", "media/")
+PUBLIC_PREFIXES = (
+    "accounts/",
+    "api/schema/",
+    "api/docs/",
+    "api/auth/token/",
+    "admin/",
+    "static/",
+    "media/",
+)
 PUBLIC_NAMES = {"crowd-entry"}
 
 PLACEHOLDERS = {
