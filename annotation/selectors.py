@@ -285,3 +285,47 @@ def study_design_summary(*, project: Project) -> dict[str, object]:
         "tones": tones,
         "outputs_with_known_errors": with_errors,
     }
+
+
+def task_form_choices(*, project: Project) -> dict[str, list[tuple[int, str]]]:
+    """What a lead picks from when creating a task: published guideline versions,
+    systems and pools of the project."""
+    from guidelines.models import GuidelineVersion, VersionStatus
+
+    versions = (
+        GuidelineVersion.objects.filter(guideline__project=project, status=VersionStatus.PUBLISHED)
+        .select_related("guideline")
+        .order_by("guideline__name", "-number")
+    )
+    return {
+        "guideline_versions": [
+            (v.pk, f"{v.guideline.name} v{v.number} ({v.guideline.mode})") for v in versions
+        ],
+        "systems": list(
+            System.objects.filter(project=project).order_by("name").values_list("pk", "name")
+        ),
+        "pools": [
+            (pool.pk, f"{pool.name} ({pool.kind})")
+            for pool in AnnotatorPool.objects.filter(project=project).order_by("name")
+        ],
+    }
+
+
+def prompt_pks_for_external_ids(*, project: Project, external_ids: list[str]) -> list[int] | None:
+    """The prompts a lead named by their import ids; None (every prompt) when none named.
+
+    Raises ApplicationError naming the ids the project does not have.
+    """
+    from common.exceptions import ApplicationError
+
+    if not external_ids:
+        return None
+    found = dict(
+        Prompt.objects.filter(project=project, external_id__in=external_ids).values_list(
+            "external_id", "pk"
+        )
+    )
+    missing = [pid for pid in external_ids if pid not in found]
+    if missing:
+        raise ApplicationError(f"Unknown prompt ids: {', '.join(missing[:20])}.")
+    return [found[pid] for pid in external_ids]

@@ -5,6 +5,8 @@ The annotator's pages live in annotation/views_workspace.py.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
@@ -21,8 +23,10 @@ from annotation.selectors import (
     guideline_version_for_task,
     pool_get,
     pool_list,
+    prompt_pks_for_external_ids,
     task_blinding_flags,
     task_flagged_assignments,
+    task_form_choices,
     task_get,
     task_list,
     task_progress,
@@ -48,8 +52,22 @@ from common.views import project_view
 
 class TaskCreateForm(forms.Form):
     title = forms.CharField(max_length=200)
-    guideline_version = forms.IntegerField(help_text="Id of a published guideline version.")
+    slug = forms.SlugField(
+        max_length=80, required=False, help_text="How researchers and commands name it."
+    )
+    guideline_version = forms.TypedChoiceField(coerce=int, help_text="Published versions only.")
     mode = forms.ChoiceField(choices=TaskMode.choices)
+    systems = forms.TypedMultipleChoiceField(
+        coerce=int,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked means every system.",
+    )
+    prompt_ids = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Prompt ids from the import file, one per line; empty means every prompt.",
+    )
     pairing = forms.ChoiceField(choices=Pairing.choices, initial=Pairing.ALL_PAIRS)
     pairs_per_prompt = forms.IntegerField(required=False, min_value=1)
     pay_per_item = forms.DecimalField(max_digits=8, decimal_places=2, initial=0, min_value=0)
@@ -58,16 +76,30 @@ class TaskCreateForm(forms.Form):
 
 
 class TaskPoolForm(forms.Form):
-    pool = forms.IntegerField()
+    pool = forms.TypedChoiceField(coerce=int)
     redundancy = forms.IntegerField(min_value=1, max_value=50, initial=3)
     per_annotator_cap = forms.IntegerField(required=False, min_value=1)
     gold_share = forms.FloatField(min_value=0, max_value=1, initial=0)
     require_quiz = forms.BooleanField(required=False)
 
 
+def _task_form(project: Project, data: Any = None) -> TaskCreateForm:
+    choices = task_form_choices(project=project)
+    form = TaskCreateForm(data)
+    form.fields["guideline_version"].choices = choices["guideline_versions"]
+    form.fields["systems"].choices = choices["systems"]
+    return form
+
+
+def _pool_form(project: Project, data: Any = None) -> TaskPoolForm:
+    form = TaskPoolForm(data)
+    form.fields["pool"].choices = task_form_choices(project=project)["pools"]
+    return form
+
+
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
 def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
-    form = TaskCreateForm(request.POST or None)
+    form = _task_form(project, request.POST or None)
     if request.method == "POST" and form.is_valid():
         if ProjectRole.LEAD not in _roles(request, project):
             raise PermissionDenied("Only leads create tasks.")
@@ -76,6 +108,12 @@ def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
             version = guideline_version_for_task(
                 project=project, version_id=data.pop("guideline_version")
             )
+            external_ids = data.pop("prompt_ids").split()
+            data["prompt_ids"] = prompt_pks_for_external_ids(
+                project=project, external_ids=external_ids
+            )
+            data["system_ids"] = data.pop("systems") or None
+            data["slug"] = data.pop("slug") or None
             task = task_create(
                 actor=request.user, project=project, guideline_version=version, **data
             )
@@ -107,7 +145,7 @@ def task_detail_page(request: HttpRequest, project: Project, task_id: int) -> Ht
         "flags": task_blinding_flags(task=task),
         "flagged": task_flagged_assignments(task=task)[:100],
         "pools": pool_list(project=project),
-        "pool_form": TaskPoolForm(),
+        "pool_form": _pool_form(project),
         "is_lead": ProjectRole.LEAD in _roles(request, project),
     }
     template = "annotation/task_detail.html"
@@ -129,7 +167,7 @@ def task_action(request: HttpRequest, project: Project, task_id: int, action: st
         elif action == "blinding-check":
             blinding_check_run(actor=request.user, task=task)
         elif action == "add-pool":
-            form = TaskPoolForm(request.POST)
+            form = _pool_form(project, request.POST)
             if not form.is_valid():
                 raise ApplicationError("Check the pool settings: " + form.errors.as_text())
             data = dict(form.cleaned_data)
