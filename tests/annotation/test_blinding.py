@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from typing import Any
 
@@ -274,13 +275,46 @@ class Crawler:
         return response
 
 
-@pytest.mark.django_db
-def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
-    pairwise = scenario_factory(mode="pairwise", n_prompts=3, n_systems=3, k=2, n_annotators=2)
-    single = scenario_factory(
-        mode="single", n_prompts=4, n_systems=2, k=2, n_annotators=2, gold_share=0.5, launch=False
+@dataclass
+class BlindingWorld:
+    """A pairwise and a single task seen by one annotator, `me`, with gold units and
+    another annotator's answers in place, and what must never reach `me`."""
+
+    pairwise: Any
+    single: Any
+    me: Any
+    forbidden: list[str]
+    ids: list[int]
+
+
+def build_blinding_world(
+    scenario_factory: Any,
+    *,
+    pairwise_prompts: int = 3,
+    single_prompts: int = 4,
+    gold_units: int = 3,
+    pairwise_acknowledged: bool = True,
+    single_cap: int | None = None,
+) -> BlindingWorld:
+    pairwise = scenario_factory(
+        mode="pairwise",
+        n_prompts=pairwise_prompts,
+        n_systems=3,
+        k=2,
+        n_annotators=2,
+        acknowledged=pairwise_acknowledged,
     )
-    for unit in Unit.objects.filter(task=single.task)[:3]:
+    single = scenario_factory(
+        mode="single",
+        n_prompts=single_prompts,
+        n_systems=2,
+        k=2,
+        n_annotators=2,
+        gold_share=0.5,
+        launch=False,
+        cap=single_cap,
+    )
+    for unit in Unit.objects.filter(task=single.task)[:gold_units]:
         unit_mark_gold(
             actor=single.lead,
             unit=unit,
@@ -299,8 +333,6 @@ def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
             handle=a.handle,
             answers={**valid_answers("single", 1), "comment": "OTHER-ANSWER-MARKER"},
         )
-
-    scenarios = (pairwise, single)
     forbidden = [
         "OTHER-ANSWER-MARKER",
         "GOLD-ANSWER-MARKER",
@@ -318,10 +350,18 @@ def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
         "sysname-",
         "pext-",
     ]
-    for s in scenarios:
+    for s in (pairwise, single):
         forbidden += [system.name for system in s.systems]
         forbidden += [prompt.external_id for prompt in s.prompts]
-    ids = [o.pk for s in scenarios for o in [*s.outputs, *s.systems, *s.prompts]]
+    ids = [o.pk for s in (pairwise, single) for o in [*s.outputs, *s.systems, *s.prompts]]
+    return BlindingWorld(pairwise, single, me, forbidden, ids)
+
+
+@pytest.mark.django_db
+def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
+    world = build_blinding_world(scenario_factory)
+    pairwise, single, me = world.pairwise, world.single, world.me
+    forbidden, ids = world.forbidden, world.ids
     # (Unit, task and pool ids are small numbers a regex cannot tell from a count; the
     # JSON key check and the opaque handles/public ids in every URL cover them.)
     client = Client()
@@ -376,7 +416,7 @@ def test_crawler_finds_nothing_that_identifies_a_system(scenario_factory):
             continue
         crawler.get(url)
     # Other annotators' items are invisible, whatever the handle.
-    theirs = Assignment.objects.filter(annotator=other_single).first()
+    theirs = Assignment.objects.filter(annotator=single.annotators[0]).first()
     crawler.get(reverse("api-annotate-item", args=[theirs.handle]))
     assert client.get(reverse("api-annotate-item", args=[theirs.handle])).status_code == 403
     assert crawler.responses > 40

@@ -12,13 +12,9 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.models import Assignment, Slot, Unit
-from annotation.services.assignment import assignment_claim, slot_leases_expire
-from annotation.services.pools import pool_member_add
-from annotation.services.submission import annotation_submit
-from annotation.services.tasks import task_launch, unit_mark_gold
-from tests.annotation.conftest import METADATA_KEY, TONES, valid_answers
-from tests.annotation.test_blinding import Crawler
+from annotation.models import Assignment, Slot
+from annotation.services.assignment import slot_leases_expire
+from tests.annotation.test_blinding import Crawler, build_blinding_world
 
 pytestmark = pytest.mark.django_db
 
@@ -32,62 +28,17 @@ def form_for(mode: str) -> dict[str, str]:
 
 
 def test_workspace_fragments_reveal_nothing(scenario_factory):
-    pairwise = scenario_factory(
-        mode="pairwise", n_prompts=4, n_systems=3, k=2, n_annotators=2, acknowledged=False
+    # The pairwise guideline is left unacknowledged so onboarding is crawled too.
+    world = build_blinding_world(
+        scenario_factory,
+        pairwise_prompts=4,
+        single_prompts=6,
+        gold_units=4,
+        pairwise_acknowledged=False,
+        single_cap=5,
     )
-    single = scenario_factory(
-        mode="single",
-        n_prompts=6,
-        n_systems=2,
-        k=2,
-        n_annotators=2,
-        gold_share=0.5,
-        launch=False,
-        cap=5,
-    )
-    for unit in Unit.objects.filter(task=single.task)[:4]:
-        unit_mark_gold(
-            actor=single.lead,
-            unit=unit,
-            answers={**valid_answers("single", 1), "comment": "GOLD-ANSWER-MARKER"},
-        )
-    task_launch(actor=single.lead, task=single.task)
-    single.task.refresh_from_db()
-    me = pairwise.annotators[0]
-    pool_member_add(actor=single.lead, pool=single.pool, user=me)
-    from tests.annotation.conftest import acknowledge
-
-    acknowledge(me, single.version)
-    other = single.annotators[0]
-    while (a := assignment_claim(actor=other, task=single.task)) is not None:
-        annotation_submit(
-            actor=other,
-            handle=a.handle,
-            answers={**valid_answers("single", 1), "comment": "OTHER-ANSWER-MARKER"},
-        )
-
-    scenarios = (pairwise, single)
-    forbidden = [
-        "OTHER-ANSWER-MARKER",
-        "GOLD-ANSWER-MARKER",
-        METADATA_KEY,
-        *TONES,
-        "is_gold",
-        "gold",
-        "tone_condition",
-        "known_error",
-        "metadata",
-        "system_id",
-        "output_id",
-        "prompt_id",
-        '"system"',
-        "sysname-",
-        "pext-",
-    ]
-    for s in scenarios:
-        forbidden += [system.name for system in s.systems]
-        forbidden += [prompt.external_id for prompt in s.prompts]
-    ids = [o.pk for s in scenarios for o in [*s.outputs, *s.systems, *s.prompts]]
+    pairwise, single, me = world.pairwise, world.single, world.me
+    forbidden, ids = world.forbidden, world.ids
     client = Client()
     client.force_login(me)
     crawler = Crawler(client, forbidden, ids)
