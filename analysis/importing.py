@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import orjson
 
-from annotation.importing import ERRORS_SHOWN, FORMATS, RowError, detect_format
+from annotation.importing import ERRORS_SHOWN, FORMATS, RowError, detect_format, jsonl_records
 
 __all__ = [
     "ERRORS_SHOWN",
@@ -155,26 +155,11 @@ Record = tuple[int, dict[str, Any], list[RowError]]
 
 
 def _jsonl_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:
+    """The output import's JSONL reader, plus an optional first line declaring the
+    questions (`{"questions": {...}}`), which is read into `header`."""
     first = True
-    for line_number, raw in enumerate(stream, start=1):
-        if line_number == 1:
-            raw = raw.removeprefix(b"\xef\xbb\xbf")
-        if not raw.strip():
-            continue
-        try:
-            record = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            message = (
-                "Not valid UTF-8." if "utf-8" in str(exc).lower() else f"Not valid JSON: {exc}."
-            )
-            yield line_number, {}, [RowError(line_number, "line", message)]
-            first = False
-            continue
-        if not isinstance(record, dict):
-            yield line_number, {}, [RowError(line_number, "line", "Each line must be an object.")]
-            first = False
-            continue
-        if first and set(record) == {"questions"}:
+    for line_number, record, errors in jsonl_records(stream):
+        if first and not errors and set(record) == {"questions"}:
             first = False
             questions = record["questions"]
             if not isinstance(questions, dict) or not all(
@@ -189,7 +174,7 @@ def _jsonl_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:
             header.update({str(k): dict(v) for k, v in questions.items()})
             continue
         first = False
-        yield line_number, record, []
+        yield line_number, record, errors
 
 
 def _csv_records(stream: IO[bytes], header: Declarations) -> Iterator[Record]:

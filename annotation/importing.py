@@ -71,7 +71,7 @@ def detect_format(filename: str, declared: str | None = None) -> str:
 def parse_outputs_file(stream: IO[bytes], fmt: str) -> ParsedFile:
     """Read every row, validate each, and check duplicates across the whole file."""
     parsed = ParsedFile()
-    records = {"jsonl": _jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[fmt]
+    records = {"jsonl": jsonl_records, "csv": _csv_records, "parquet": _parquet_records}[fmt]
     for line, record, record_errors in records(stream):
         if record_errors:
             parsed.errors.extend(record_errors)
@@ -88,7 +88,9 @@ def parse_outputs_file(stream: IO[bytes], fmt: str) -> ParsedFile:
 Record = tuple[int, dict[str, Any], list[RowError]]
 
 
-def _jsonl_records(stream: IO[bytes]) -> Iterator[Record]:
+def jsonl_records(stream: IO[bytes]) -> Iterator[Record]:
+    """(line, object, errors) per non-blank line; a line that is not a JSON object
+    comes with its error. Shared by every JSONL import."""
     for line_number, raw in enumerate(stream, start=1):
         if line_number == 1:
             raw = raw.removeprefix(b"\xef\xbb\xbf")
