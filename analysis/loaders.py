@@ -262,6 +262,26 @@ def _task_design(task_id: int) -> tuple[dict[int, dict[str, Any]], dict[int, lis
     return outputs, base_order
 
 
+# What a pairwise vote's two outputs were, by shown position: the rankings' covariates.
+PAIR_DESIGN_COLUMNS = ("shown_lengths", "shown_tones", "shown_errors")
+
+
+def _pair_design(
+    shown: list[int], outputs: Mapping[int, Mapping[str, Any]]
+) -> dict[str, Any] | None:
+    """The prompt both outputs answer and their lengths, tones and known errors by
+    shown position; None unless exactly two known outputs were shown."""
+    if len(shown) != 2 or not all(o in outputs for o in shown):
+        return None
+    first, second = outputs[shown[0]], outputs[shown[1]]
+    return {
+        "prompt_id": first["prompt_id"],
+        "shown_lengths": (first["output_length"], second["output_length"]),
+        "shown_tones": (first["tone"], second["tone"]),
+        "shown_errors": (first["n_known_errors"], second["n_known_errors"]),
+    }
+
+
 def _task_cells(
     *,
     spec: Mapping[str, Any],
@@ -359,6 +379,7 @@ def task_table(
         "is_gold",
         "gold_value",
         *TASK_DESIGN_COLUMNS,
+        *PAIR_DESIGN_COLUMNS,
     )
     columns: dict[str, list[Any]] = {name: [] for name in names}
     rows = (
@@ -416,8 +437,14 @@ def task_table(
                 )
                 for name in TASK_DESIGN_COLUMNS:
                     columns[name].append(design[name])
+                pair = _pair_design(shown, outputs) if spec.get("type") == "pairwise" else None
+                if pair is not None:
+                    columns["prompt_id"][-1] = pair["prompt_id"]
+                for name in PAIR_DESIGN_COLUMNS:
+                    columns[name].append(None if pair is None else pair[name])
     table = pd.DataFrame(columns)
-    for column in ("system", "shown_order", "active_seconds", "gold_value", *TASK_DESIGN_COLUMNS):
+    optional = ("system", "shown_order", "active_seconds", "gold_value")
+    for column in (*optional, *TASK_DESIGN_COLUMNS, *PAIR_DESIGN_COLUMNS):
         if table[column].isna().all():
             table = table.drop(columns=column)
     if "gold_value" not in table.columns:

@@ -27,6 +27,8 @@ from analysis.loaders import (
 from analysis.metrics.bias import DEFAULT_QUESTIONS as DEFAULT_BIAS_QUESTIONS
 from analysis.metrics.bias import bias_report
 from analysis.metrics.expert_vs_crowd import expert_vs_crowd_report
+from analysis.metrics.ranking_report import preference_question, ranking_sections
+from analysis.metrics.rankings import RankingError
 from analysis.metrics.report import agreement_report
 from analysis.models import (
     AgreementReport,
@@ -390,6 +392,35 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
     return sections
 
 
+def _ranking_sections(
+    *, table: Any, report: AgreementReport, questions: Questions
+) -> dict[str, Any]:
+    """The report's `rankings` and `rank_stability` sections, or why they are absent."""
+    parameters = report.parameters
+    roles = question_roles(report=report, questions=questions)
+    question = preference_question(report_questions(questions), roles.get("preference"))
+    if question is None or "shown_order" not in table.columns:
+        reason = (
+            "Rankings need pairwise-preference votes whose display order was recorded "
+            "(a pairwise task)."
+        )
+        absent = {"status": "not_applicable", "reason": reason}
+        return {"rankings": absent, "rank_stability": absent}
+    pool_column = "pool_kind" if "pool_kind" in table.columns else "pool"
+    try:
+        return ranking_sections(
+            table,
+            question,
+            pool_column=pool_column if pool_column in table.columns else None,
+            n_bootstrap=parameters["n_bootstrap"],
+            seed=parameters["seed"],
+            alpha=1 - parameters["confidence_level"],
+        )
+    except RankingError as exc:
+        failed = {"status": "not_computed", "reason": str(exc)}
+        return {"rankings": failed, "rank_stability": failed}
+
+
 def _compute(report: AgreementReport) -> tuple[str, bytes]:
     """Load the report's source and run the metrics; returns (data hash, result bytes)."""
     table, questions = _load(report)
@@ -411,6 +442,8 @@ def _compute(report: AgreementReport) -> tuple[str, bytes]:
     )
     _progress(report, "bias checks", 70)
     result.update(_bias_sections(table=table, report=report, questions=questions))
+    _progress(report, "rankings", 85)
+    result.update(_ranking_sections(table=table, report=report, questions=questions))
     return data_hash, canonical_json(result)
 
 
