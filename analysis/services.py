@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
+import numpy as np
 import orjson
 from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
@@ -373,7 +374,7 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
     else:
         try:
             sections["bias"] = bias_report(table, roles, **common)
-        except ValueError as exc:
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             sections["bias"] = {"status": "not_computed", "reason": str(exc)}
     pools = set(table[pool_column].dropna().astype(str)) if pool_column in table.columns else set()
     if not {"expert", "crowd"} <= pools:
@@ -387,7 +388,7 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
             sections["expert_vs_crowd"] = expert_vs_crowd_report(
                 table, roles, specs=role_specs, bias_section=computed_bias, **common
             )
-        except ValueError as exc:
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             sections["expert_vs_crowd"] = {"status": "not_computed", "reason": str(exc)}
     return sections
 
@@ -491,7 +492,16 @@ def agreement_report_compute(*, report_id: int) -> AgreementReport:
         return _finish_failed(report, str(getattr(exc, "message", exc)))
     except SoftTimeLimitExceeded:
         return _finish_failed(report, "The computation took longer than the time limit.")
-    except (DatabaseError, MemoryError, RuntimeError, TypeError, KeyError, IndexError) as exc:
+    except (
+        DatabaseError,
+        MemoryError,
+        RuntimeError,
+        TypeError,
+        KeyError,
+        IndexError,
+        ArithmeticError,
+        np.linalg.LinAlgError,
+    ) as exc:
         logger.exception("agreement report %s failed", report.pk)
         return _finish_failed(report, f"Internal error ({type(exc).__name__}): {exc}")
     with transaction.atomic():

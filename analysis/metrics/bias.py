@@ -998,6 +998,10 @@ def tone_mixed_model(
     counts = _counts(df)
     if len(df) < MIN_RATINGS or df["tone"].nunique() < 2:
         return _not_defined(check, computed, "too few ratings in both tone conditions", **counts)
+    if df["y"].nunique() < 2:
+        # Every rating the same: nothing to model, and MixedLM would grind through all
+        # four optimisers (minutes) before the OLS fallback divides by zero.
+        return _not_defined(check, computed, "every quality rating is the same", **counts)
     df["T"] = (df["tone"] == treated).astype(float)
     df["E"] = df["n_known_errors"].astype(float)
     if "system" in df.columns and df["system"].notna().all():
