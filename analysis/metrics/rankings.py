@@ -104,7 +104,7 @@ class Battles:
             a=codes(a_names) if len(a_names) else np.zeros(0, dtype=np.int64),
             b=codes(b_names) if len(b_names) else np.zeros(0, dtype=np.int64),
             score=scores,
-            cluster=None if cluster is None else pd.factorize(np.asarray(cluster))[0],
+            cluster=None if cluster is None else _cluster_codes(cluster),
             annotator=None if annotator is None else pd.factorize(np.asarray(annotator))[0],
             covariates=covariates,
             origin=np.arange(len(scores)),
@@ -133,6 +133,15 @@ class Battles:
             else self.covariates[mask].reset_index(drop=True),
             origin=None if self.origin is None else self.origin[mask],
         )
+
+
+def _cluster_codes(cluster: Sequence[Hashable]) -> np.ndarray:
+    """Integer cluster codes; a vote with no cluster (None, NaN) is a cluster of its own."""
+    codes = pd.factorize(np.asarray(cluster, dtype=object))[0]
+    missing = codes < 0
+    if missing.any():
+        codes[missing] = codes.max(initial=-1) + 1 + np.arange(int(missing.sum()))
+    return codes
 
 
 @dataclass(frozen=True)
@@ -186,6 +195,10 @@ def pair_totals(
     first, second = all_pairs(m)
     pairs, wins_first = vote_cells(battles, drop_ties=drop_ties)
     w = np.ones(len(battles)) if weights is None else np.asarray(weights, dtype=np.float64)
+    if w.shape != (len(battles),):
+        raise RankingError(f"Give one weight per vote ({len(battles)}), not {w.size}.")
+    if not np.all(np.isfinite(w)) or (w < 0).any():
+        raise RankingError("Vote weights must be finite and not negative.")
     if drop_ties:
         w = w[battles.score != 0.5]
     games = np.bincount(pairs, weights=w, minlength=len(first))
@@ -336,6 +349,8 @@ def fit_bradley_terry(
     RankingError
         When there are no votes (after dropping ties, if asked) or fewer than two systems.
     """
+    if not (np.isfinite(l2) and l2 >= 0):
+        raise RankingError("The L2 penalty must be a finite number of at least 0.")
     totals = pair_totals(battles, weights=weights, drop_ties=drop_ties)
     if len(battles.systems) < 2 or totals.games.sum() <= 0:
         raise RankingError(
@@ -424,6 +439,8 @@ def online_elo_by_k(
     seed: int = 0,
 ) -> dict[float, tuple[np.ndarray, np.ndarray]]:
     """`online_elo` for several K at once, on the same orderings (one pass over the votes)."""
+    if len(battles) == 0:
+        raise RankingError("Online Elo needs at least one vote.")
     rng = np.random.default_rng(seed)
     orders = np.argsort(rng.random((n_orderings, len(battles))), axis=1)
     k_column = np.repeat(np.asarray(k_values, dtype=np.float64), n_orderings)

@@ -479,3 +479,29 @@ def test_controlled_ranking_shows_a_planted_length_bias() -> None:
     length = next(c for c in controlled["covariates"] if c["name"] == "length")
     assert length["significant"] and length["coefficient"] > 0
     assert math.isfinite(length["elo_per_sd"])
+
+
+def test_votes_without_a_prompt_are_clusters_of_their_own() -> None:
+    battles = Battles.from_arrays(
+        ["x", "y", "x", "y"], ["y", "x", "y", "x"], [1.0, 1.0, 0.5, 0.0], ["p1", None, "p1", None]
+    )
+    assert list(battles.cluster) == [0, 1, 0, 2]
+    resampler = Resampler.draw(battles, n_bootstrap=5, seed=0)
+    totals = resampler.totals(battles)
+    # Each replicate holds as many votes as its drawn clusters do: 2, 1 and 1 votes.
+    np.testing.assert_allclose(totals.games.sum(axis=1), resampler.counts @ [2.0, 1.0, 1.0])
+
+
+@pytest.mark.parametrize(
+    ("weights", "l2", "message"),
+    [
+        ([1.0, 2.0], 0.0, "one weight per vote"),
+        ([1.0, -1.0, 1.0], 0.0, "not negative"),
+        ([float("nan"), 1.0, 1.0], 0.0, "finite"),
+        (None, -1.0, "L2 penalty"),
+    ],
+)
+def test_bad_weights_and_penalties_are_refused(weights, l2, message) -> None:
+    battles = Battles.from_arrays(["x", "y", "x"], ["y", "x", "y"], [1.0, 1.0, 0.0])
+    with pytest.raises(RankingError, match=message):
+        fit_bradley_terry(battles, weights=None if weights is None else np.asarray(weights), l2=l2)

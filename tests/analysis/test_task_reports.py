@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db import connection
@@ -107,3 +108,65 @@ def test_agreement_report_command_rejects_an_unknown_task(db):
 
     with pytest.raises(CommandError, match="No task with slug"):
         call_command("agreement_report", "--task", "nope", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_pairwise_task_report_ranks_the_systems_behind_the_blinded_votes(db):
+    scenario = build_scenario(mode="pairwise", n_prompts=30, n_systems=4, k=3, n_annotators=3)
+    strength = {system.name: 1.2 * (3 - i) for i, system in enumerate(scenario.systems)}
+    system_of_output = {o.pk: o.system.name for o in scenario.outputs}
+    rng = np.random.default_rng(0)
+
+    def answer(annotator, assignment, shown):
+        first, second = (system_of_output[o] for o in shown)
+        p_first = 1 / (1 + np.exp(-(strength[first] - strength[second])))
+        letter = "A" if rng.random() < p_first else "B"
+        return {"preference": {"choice": letter}, "quality": {"A": 3, "B": 3}}
+
+    stored = annotate_everything(scenario, answer)
+    out = io.StringIO()
+    call_command(
+        "agreement_report",
+        "--task",
+        scenario.task.slug,
+        "--format",
+        "json",
+        "--n-bootstrap",
+        "100",
+        stdout=out,
+    )
+    document = json.loads(out.getvalue())
+    report = document.get("report", document)
+    rankings = report["rankings"]
+    assert rankings["status"] == "computed" and rankings["question"] == "preference"
+    assert rankings["bootstrap"]["unit"] == "prompt"
+    overall = rankings["leaderboards"]["overall"]
+    assert overall["n_votes"] == stored
+    names = [row["system"] for row in overall["systems"]]
+    assert set(names) == set(strength)
+    # The strongest system leads and the weakest trails, whatever letters they were shown as.
+    assert names[0] == scenario.systems[0].name and names[-1] == scenario.systems[-1].name
+    assert overall["n_prompts"] == 30
+    assert overall["cross_check"]["agrees"] is True
+    assert set(rankings["leaderboards"]) == {"overall", "crowd"}
+    stability = report["rank_stability"]["leaderboards"]["overall"]
+    assert stability["verdict"] in {"stable", "fragile", "unstable"}
+    assert len(stability["adjacent_pairs"]) == 3
+
+
+@pytest.mark.django_db
+def test_a_single_output_task_report_says_why_it_has_no_ranking(db):
+    scenario = build_scenario(mode="single", n_prompts=4, n_systems=2, k=2, n_annotators=2)
+    annotate_everything(
+        scenario,
+        lambda annotator, assignment, shown: {"quality": {"A": 4}, "has_error": {"A": False}},
+    )
+    out = io.StringIO()
+    call_command(
+        "agreement_report", "--task", scenario.task.slug, "--n-bootstrap", "20", stdout=out
+    )
+    document = json.loads(out.getvalue())
+    report = document.get("report", document)
+    assert report["rankings"]["status"] == "not_applicable"
+    assert "pairwise" in report["rankings"]["reason"]
+    assert report["rank_stability"]["status"] == "not_applicable"
