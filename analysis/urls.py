@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from analysis import views
+from analysis import views, views_leaderboard
 
 _p = "p/<slug:slug>/analysis/"
 urlpatterns = [
@@ -19,5 +19,15 @@ urlpatterns = [
         _p + "reports/<int:report_id>/report.json",
         views.report_download,
         name="analysis-report-json",
+    ),
+    path(
+        _p + "reports/<int:report_id>/leaderboard/",
+        views_leaderboard.report_leaderboard,
+        name="analysis-leaderboard",
+    ),
+    path(
+        _p + "tasks/<slug:task_slug>/leaderboard/",
+        views_leaderboard.task_leaderboard,
+        name="analysis-task-leaderboard",
     ),
 ]
