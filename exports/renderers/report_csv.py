@@ -3,8 +3,10 @@
 Tables (docs/exports.md): ``coefficients.csv`` (every coefficient, overall and per
 breakdown group), ``categories.csv``, ``kappa_pairs.csv``, ``preference.csv``,
 ``annotators_by_question.csv``, ``annotators.csv``, ``contested_units.csv``,
-``questions.csv``; and ``manifest.json``. Floats are written with Python's shortest
-round-trip repr, missing values as empty cells.
+``questions.csv``; when the report ranked systems, ``rankings.csv``,
+``ranking_pairs.csv``, ``rank_stability.csv`` and ``rank_stability_summary.csv``; and
+``manifest.json``. Floats are written with Python's shortest round-trip repr, missing
+values as empty cells.
 """
 
 from __future__ import annotations
@@ -66,6 +68,190 @@ def _sets(section: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, A
     for column, breakdown in sorted((section.get("breakdowns") or {}).items()):
         for group, coefficients in sorted((breakdown.get("groups") or {}).items()):
             yield column, group, coefficients
+
+
+def computed(section: Any) -> bool:
+    return isinstance(section, Mapping) and section.get("status") == "computed"
+
+
+def ranking_boards(
+    report: Mapping[str, Any],
+) -> list[tuple[str, Mapping[str, Any], Mapping[str, Any]]]:
+    """(board, leaderboard, stability) of a report that ranked systems: the overall board
+    first, then the pools by name. Empty when the rankings were not computed; a board
+    whose own status is not ``computed`` is still listed (it carries the reason)."""
+    rankings = report.get("rankings")
+    if not computed(rankings):
+        return []
+    leaderboards = rankings.get("leaderboards") or {}
+    stabilities = (report.get("rank_stability") or {}).get("leaderboards") or {}
+    names = sorted(leaderboards, key=lambda name: (name != "overall", name))
+    return [(name, leaderboards[name], stabilities.get(name) or {}) for name in names]
+
+
+def _span(pair: Any) -> tuple[Any, Any]:
+    return (pair[0], pair[1]) if isinstance(pair, list | tuple) and len(pair) == 2 else (None, None)
+
+
+def ranking_tables(report: Mapping[str, Any]) -> dict[str, bytes]:
+    """The four ranking tables, present only for the sections that were computed, so a
+    report without pairwise votes keeps the zip it always had."""
+    boards = ranking_boards(report)
+    if not boards:
+        return {}
+    rankings: list[list[Any]] = []
+    pairs: list[list[Any]] = []
+    adjacent: list[list[Any]] = []
+    summary: list[list[Any]] = []
+    for board, leaderboard, stability in boards:
+        if computed(leaderboard):
+            controlled = leaderboard.get("controlled") or {}
+            adjusted = (
+                {row["system"]: row for row in controlled.get("systems") or []}
+                if computed(controlled)
+                else {}
+            )
+            for row in leaderboard.get("systems") or []:
+                low, high = _span(row.get("ci"))
+                best, worst = _span(row.get("rank_interval"))
+                elo = row.get("online_elo") or {}
+                control = adjusted.get(row["system"]) or {}
+                rankings.append(
+                    [
+                        board,
+                        row.get("rank"),
+                        best,
+                        worst,
+                        row.get("tie_group"),
+                        row["system"],
+                        row.get("rating"),
+                        low,
+                        high,
+                        row.get("p_rank_first"),
+                        row.get("votes"),
+                        row.get("win_rate"),
+                        elo.get("mean"),
+                        elo.get("sd"),
+                        control.get("rating"),
+                        control.get("rank"),
+                        control.get("rank_change"),
+                    ]
+                )
+            matrices = leaderboard.get("pairs") or {}
+            names = matrices.get("systems") or []
+            for i, system in enumerate(names):
+                for j, opponent in enumerate(names):
+                    if i != j:
+                        pairs.append(
+                            [
+                                board,
+                                system,
+                                opponent,
+                                matrices["battles"][i][j],
+                                matrices["wins"][i][j],
+                                matrices["win_rate"][i][j],
+                            ]
+                        )
+        if not stability:
+            continue
+        if not computed(stability):
+            summary.append([board, stability.get("status"), stability.get("reason")] + [None] * 6)
+            continue
+        for pair in stability.get("adjacent_pairs") or []:
+            low, high = _span(pair.get("gap_ci"))
+            adjacent.append(
+                [
+                    board,
+                    pair.get("upper"),
+                    pair.get("lower"),
+                    pair.get("elo_gap"),
+                    low,
+                    high,
+                    pair.get("p_swap"),
+                    pair.get("separated"),
+                    pair.get("direct_votes"),
+                    pair.get("direct_win_rate"),
+                    pair.get("more_votes_needed"),
+                    pair.get("head_to_head_votes_needed"),
+                    pair.get("verdict"),
+                ]
+            )
+        tau = stability.get("kendall_tau") or {}
+        needed = stability.get("votes_needed") or {}
+        summary.append(
+            [
+                board,
+                stability.get("status"),
+                None,
+                stability.get("verdict"),
+                "; ".join(stability.get("verdict_reasons") or []),
+                tau.get("mean"),
+                tau.get("p05"),
+                needed.get("votes_for_tau_0_9"),
+                needed.get("smallest_resolvable_gap"),
+            ]
+        )
+    out = {
+        "rankings.csv": _table(
+            [
+                "board",
+                "rank",
+                "rank_interval_low",
+                "rank_interval_high",
+                "tie_group",
+                "system",
+                "rating",
+                "ci_low",
+                "ci_high",
+                "p_rank_first",
+                "votes",
+                "win_rate",
+                "online_elo_mean",
+                "online_elo_sd",
+                "controlled_rating",
+                "controlled_rank",
+                "controlled_rank_change",
+            ],
+            rankings,
+        ),
+        "ranking_pairs.csv": _table(
+            ["board", "system", "opponent", "battles", "wins", "win_rate"], pairs
+        ),
+    }
+    if computed(report.get("rank_stability")):
+        out["rank_stability.csv"] = _table(
+            [
+                "board",
+                "upper",
+                "lower",
+                "elo_gap",
+                "gap_ci_low",
+                "gap_ci_high",
+                "p_swap",
+                "separated",
+                "direct_votes",
+                "direct_win_rate",
+                "more_votes_needed",
+                "head_to_head_votes_needed",
+                "verdict",
+            ],
+            adjacent,
+        )
+        out["rank_stability_summary.csv"] = _table(
+            [
+                "board",
+                "status",
+                "reason",
+                "verdict",
+                "verdict_reasons",
+                "kendall_tau_mean",
+                "kendall_tau_p05",
+                "votes_for_tau_0_9",
+                "smallest_resolvable_gap",
+            ],
+            summary,
+        )
+    return out
 
 
 def tables(report: Mapping[str, Any]) -> dict[str, bytes]:
@@ -300,7 +486,7 @@ def tables(report: Mapping[str, Any]) -> dict[str, bytes]:
             ],
             rows["contested_units"],
         ),
-    }
+    } | ranking_tables(report)
 
 
 def render(report: Mapping[str, Any], manifest: Mapping[str, Any]) -> bytes:

@@ -12,6 +12,8 @@ from typing import Any
 import orjson
 
 from analysis.charts import kappa_statistic, report_charts
+from analysis.ranking_charts import ranking_charts
+from exports.renderers.report_csv import computed, ranking_boards
 
 CONTENT_TYPE = "text/html; charset=utf-8"
 EXTENSION = "html"
@@ -40,8 +42,11 @@ code { font-family:ui-monospace,Menlo,Consolas,monospace; font-size:.9em; }
 pre { background:#f4f6f8; padding:.6rem; overflow-x:auto; font-size:.8em; white-space:pre-wrap; }
 section { margin-bottom:1.5rem; }
 tr.flagged td { background:#fdf0ef; }
+.verdict-stable { color:#1f7a3f; } .verdict-fragile { color:#b25e09; } .verdict-unstable { color:#b42318; }
+ul.reasons { margin:.2rem 0 .8rem; } p.warning { color:#b25e09; }
+figcaption { color:var(--muted); font-size:.9em; margin:.2rem 0 .8rem; }
 svg.chart { display:block; max-width:100%; height:auto; font:12px system-ui,sans-serif; }
-svg.chart .label { fill:#1d232a; } svg.chart .label.question { font-weight:600; }
+svg.chart .label:not([fill]) { fill:#1d232a; } svg.chart .label.question { font-weight:600; }
 svg.chart .label.small { font-size:10px; }
 svg.chart .tick, svg.chart .value, svg.chart .na { fill:#5d6975; font-size:11px; }
 svg.chart .axis { stroke:#8a96a3; stroke-width:1; } svg.chart .grid { stroke:#e6e9ed; stroke-width:1; }
@@ -163,6 +168,245 @@ def _coefficient_rows(section: Mapping[str, Any]) -> list[str]:
 def _inline(svg: str | None) -> str | None:
     # Inline SVG in HTML needs no namespace; dropping it keeps the file free of URLs.
     return svg.replace(' xmlns="http://www.w3.org/2000/svg"', "") if svg else svg
+
+
+# (key of analysis.ranking_charts.ranking_charts, caption), in reading order.
+RANKING_FIGURES = (
+    ("forest", "Ratings with bootstrap intervals"),
+    ("rank_intervals", "Rank intervals"),
+    ("rank_probability_heatmap", "Probability of each rank"),
+    ("controlled_slope", "Raw and style/tone-controlled ranks"),
+    ("win_rate_heatmap", "Pairwise win rates"),
+    ("battles_heatmap", "Votes per pair"),
+    ("tau_histogram", "Bootstrap Kendall τ to the full ranking"),
+    ("leave_one_out_bars", "Leaving one system out"),
+    ("weak_competitor_bars", "Injecting a weak competitor"),
+    ("votes_needed_curve", "Votes needed"),
+)
+
+
+def board_title(board: str) -> str:
+    return "Overall" if board == "overall" else f"Pool {board}"
+
+
+def _span(pair: Any, digits: int = 1) -> str:
+    if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] is None:
+        return "—"
+    return f"[{fmt(pair[0], digits)}, {fmt(pair[1], digits)}]"
+
+
+def _rank_span(pair: Any) -> str:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return "—"
+    return fmt(pair[0]) if pair[0] == pair[1] else f"{fmt(pair[0])}–{fmt(pair[1])}"
+
+
+def _controlled_rank(row: Mapping[str, Any] | None) -> str:
+    if not row or row.get("rank") is None:
+        return "—"
+    change = row.get("rank_change")
+    return f"{fmt(row['rank'])} ({change:+d})" if isinstance(change, int) else fmt(row["rank"])
+
+
+def _leaderboard_table(leaderboard: Mapping[str, Any]) -> str:
+    controlled = leaderboard.get("controlled") or {}
+    adjusted = (
+        {row["system"]: row for row in controlled.get("systems") or []}
+        if computed(controlled)
+        else {}
+    )
+    rows = []
+    for row in leaderboard.get("systems") or []:
+        elo = row.get("online_elo") or {}
+        control = adjusted.get(row["system"])
+        rows.append(
+            _row(
+                [
+                    f"<code>{escape(str(row['system']))}</code>",
+                    fmt(row.get("rank")),
+                    _rank_span(row.get("rank_interval")),
+                    fmt(row.get("tie_group")),
+                    fmt(row.get("rating"), 1),
+                    _span(row.get("ci")),
+                    fmt(row.get("p_rank_first")),
+                    fmt(row.get("votes")),
+                    fmt(row.get("win_rate")),
+                    f"{fmt(elo.get('mean'), 1)} ± {fmt(elo.get('sd'), 1)}",
+                    _controlled_rank(control),
+                ]
+            )
+        )
+    return _table(
+        [
+            "System",
+            "Rank",
+            "Rank interval",
+            "Tie group",
+            "Rating",
+            "CI",
+            "P(first)",
+            "Votes",
+            "Win rate",
+            "Online Elo",
+            "Controlled rank (change)",
+        ],
+        rows,
+    )
+
+
+def _stability_block(stability: Mapping[str, Any]) -> list[str]:
+    if not computed(stability):
+        return [f"<p class='muted'>Stability not computed: {fmt(stability.get('reason'))}</p>"]
+    verdict = str(stability.get("verdict"))
+    tau = stability.get("kendall_tau") or {}
+    needed = stability.get("votes_needed") or {}
+    triads = stability.get("intransitive_triads") or {}
+    loo = [
+        row["kendall_tau"]
+        for row in stability.get("leave_one_out") or []
+        if row.get("kendall_tau") is not None
+    ]
+    parts = [
+        f"<p><strong>Stability: <span class='verdict-{escape(verdict)}'>{escape(verdict)}"
+        "</span></strong></p><ul class='reasons'>"
+        + "".join(f"<li>{escape(str(r))}</li>" for r in stability.get("verdict_reasons") or [])
+        + "</ul>",
+        f"<p>Bootstrap Kendall τ to the full ranking: mean {fmt(tau.get('mean'))}, "
+        f"5th percentile {fmt(tau.get('p05'))}; leave one system out: lowest τ "
+        f"{fmt(min(loo) if loo else None)}; intransitive triads {fmt(triads.get('count'))} "
+        f"({fmt(triads.get('significant'))} significant); votes for τ ≥ 0.9: "
+        f"{fmt(needed.get('votes_for_tau_0_9'))}; smallest resolvable gap "
+        f"{fmt(needed.get('smallest_resolvable_gap'), 1)} Elo.</p>",
+    ]
+    pairs = [
+        _row(
+            [
+                f"<code>{escape(str(pair.get('upper')))}</code> › "
+                f"<code>{escape(str(pair.get('lower')))}</code>",
+                fmt(pair.get("elo_gap"), 1),
+                _span(pair.get("gap_ci")),
+                fmt(pair.get("p_swap")),
+                fmt(pair.get("direct_votes")),
+                fmt(pair.get("direct_win_rate")),
+                fmt(pair.get("head_to_head_votes_needed")),
+                fmt(pair.get("verdict")),
+            ],
+            cls="flagged" if not pair.get("separated") else "",
+        )
+        for pair in stability.get("adjacent_pairs") or []
+    ]
+    parts += [
+        "<h4>Adjacent pairs</h4>",
+        _table(
+            [
+                "Pair",
+                "Elo gap",
+                "Gap CI",
+                "P(swap)",
+                "Direct votes",
+                "Direct win rate",
+                "Head-to-head votes needed",
+                "Verdict",
+            ],
+            pairs,
+        ),
+    ]
+    return parts
+
+
+def _controlled_block(controlled: Mapping[str, Any]) -> list[str]:
+    if not computed(controlled):
+        return [
+            "<h4>Style/tone-controlled ranking</h4>",
+            f"<p class='muted'>Not computed: {fmt(controlled.get('reason'))}</p>",
+        ]
+    covariates = [
+        _row(
+            [
+                escape(str(c.get("name"))),
+                fmt(c.get("coefficient")),
+                _span(c.get("ci"), 3),
+                fmt(c.get("elo_per_sd"), 1),
+                fmt(c.get("significant")),
+            ]
+        )
+        for c in controlled.get("covariates") or []
+    ]
+    return [
+        "<h4>Style/tone-controlled ranking</h4>",
+        f"<p class='muted'>{fmt(controlled.get('model'))}; largest rank change "
+        f"{fmt(controlled.get('max_rank_change'))}.</p>",
+        _table(["Covariate", "Coefficient", "CI", "Elo per SD", "Significant"], covariates),
+    ]
+
+
+def rankings_block(report: Mapping[str, Any]) -> str:
+    """The Rankings section: per board the leaderboard, its stability verdict, adjacent
+    pairs, the controlled model and the figures; then the pools' agreement. One line of
+    reason when the report ranked nothing."""
+    rankings = report.get("rankings")
+    if not isinstance(rankings, Mapping):
+        return ""
+    if not computed(rankings):
+        return (
+            "<section id='rankings'><h2>Rankings</h2><p class='muted'>Not computed: "
+            f"{fmt(rankings.get('reason'))}</p></section>"
+        )
+    bootstrap = rankings.get("bootstrap") or {}
+    level = bootstrap.get("confidence_level")
+    parts = [
+        "<section id='rankings'><h2>Rankings</h2>",
+        f"<p class='muted'>Question <code>{escape(str(rankings.get('question')))}</code>: "
+        f"{fmt(rankings.get('model'))}; Elo scale centred at "
+        f"{fmt((rankings.get('scale') or {}).get('centre'), 0)}; "
+        f"{fmt(round(level * 100) if isinstance(level, float) else None)}% intervals from "
+        f"{fmt(bootstrap.get('n'))} bootstrap resamples by {fmt(bootstrap.get('unit'))} "
+        f"(seed {fmt(bootstrap.get('seed'))}).</p>",
+    ]
+    for board, leaderboard, stability in ranking_boards(report):
+        parts.append(f"<h3>{escape(board_title(board))}</h3>")
+        if not computed(leaderboard):
+            parts.append(f"<p class='muted'>Not computed: {fmt(leaderboard.get('reason'))}</p>")
+            continue
+        parts.append(
+            f"<p>{fmt(leaderboard.get('n_votes'))} votes ({fmt(leaderboard.get('n_ties'))} "
+            f"ties) on {fmt(leaderboard.get('n_systems'))} systems, "
+            f"{fmt(leaderboard.get('n_prompts'))} prompts, "
+            f"{fmt(leaderboard.get('n_annotators'))} annotators.</p>"
+        )
+        parts += [
+            f"<p class='warning'>{escape(str(w))}</p>" for w in leaderboard.get("warnings") or []
+        ]
+        parts.append(_leaderboard_table(leaderboard))
+        parts += _stability_block(stability)
+        parts += _controlled_block(leaderboard.get("controlled") or {})
+        parts += [
+            f"<figure>{svg}<figcaption>{escape(caption)}</figcaption></figure>"
+            for caption, svg in _ranking_figures(report, board)
+        ]
+    agreement = [
+        _row(
+            [
+                escape(" vs ".join(str(p) for p in row.get("pools") or [])),
+                fmt(row.get("systems")),
+                fmt(row.get("kendall_tau")),
+                _span(row.get("ci"), 3),
+            ]
+        )
+        for row in rankings.get("pool_agreement") or []
+    ]
+    if agreement:
+        parts += [
+            "<h3>Agreement between pools' rankings</h3>",
+            _table(["Pools", "Shared systems", "Kendall τ", "CI"], agreement),
+        ]
+    parts.append("</section>")
+    return "".join(parts)
+
+
+def _ranking_figures(report: Mapping[str, Any], board: str) -> list[tuple[str, str]]:
+    charts = ranking_charts(report, board=board)
+    return [(caption, _inline(charts[key])) for key, caption in RANKING_FIGURES if charts.get(key)]
 
 
 def render(report: Mapping[str, Any], manifest: Mapping[str, Any], *, title: str) -> bytes:
@@ -332,6 +576,7 @@ def render(report: Mapping[str, Any], manifest: Mapping[str, Any], *, title: str
             ),
             "</section>",
         ]
+    parts.append(rankings_block(report))
     summaries = [
         _row(
             [

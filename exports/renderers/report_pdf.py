@@ -10,6 +10,7 @@ exports keep every character).
 from __future__ import annotations
 
 import io
+import logging
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -19,6 +20,11 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from analysis.charts import report_charts
+from analysis.ranking_charts import ranking_charts
+from exports.renderers.report_csv import computed, ranking_boards
+from exports.renderers.report_html import RANKING_FIGURES, board_title
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPE = "application/pdf"
 EXTENSION = "pdf"
@@ -26,6 +32,10 @@ EXTENSION = "pdf"
 _SPELLED = {
     "α": "alpha",
     "κ": "kappa",
+    "τ": "tau",
+    "γ": "gamma",
+    "ξ": "xi",
+    "›": ">",
     "—": "-",
     "–": "-",
     "×": "x",
@@ -44,6 +54,7 @@ _SPELLED = {
 # charts' group-scoped classes are flattened first (_flatten_classes).
 _SVG_CSS = """
 .label { fill:#1d232a; font-size:11px; } .tick, .value, .na { fill:#5d6975; font-size:10px; }
+.label-own { font-size:11px; }
 .axis { stroke:#8a96a3; stroke-width:1; } .grid { stroke:#e6e9ed; stroke-width:1; }
 .threshold { stroke:#b25e09; stroke-width:1; stroke-dasharray:4 3; }
 .ci { stroke:#2557a7; stroke-width:2; } .point { fill:#2557a7; }
@@ -89,6 +100,9 @@ def _flatten_classes(svg: str) -> str:
 
 
 def svg_for_pdf(svg: str) -> bytes:
+    # A label with its own colour (the ranking charts' colour-coded panel titles) keeps
+    # it: fpdf2 lets the stylesheet's .label fill win over the attribute.
+    svg = re.sub(r'<text class="label[^"]*"(?=[^>]*\sfill=")', '<text class="label-own"', svg)
     flat = _flatten_classes(latin1(svg))
     return re.sub(r"(<svg[^>]*>)", r"\1<style>" + _SVG_CSS + "</style>", flat, count=1).encode(
         "utf-8"
@@ -153,6 +167,210 @@ class _Document(FPDF):
         natural = float(width.group(1)) * 25.4 / 96 if width else self.epw
         self.image(io.BytesIO(svg_for_pdf(svg)), w=min(self.epw, natural))
         self.ln(2)
+
+    def keep_room(self, svg: str, *, above: float = 8) -> None:
+        """Start a new page unless `svg` (at the size figure() draws it) and `above` mm
+        of heading fit on this one, so a caption is never left alone at a page foot."""
+        size = re.search(r'<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"', svg)
+        if not size:
+            return
+        width, height = (float(v) * 25.4 / 96 for v in size.groups())
+        drawn = height * min(1.0, self.epw / width) if width else height
+        if self.get_y() + above + drawn > self.page_break_trigger:
+            self.add_page()
+
+
+def _span(pair: Any, digits: int = 1) -> str:
+    if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] is None:
+        return "-"
+    return f"[{fmt(pair[0], digits)}, {fmt(pair[1], digits)}]"
+
+
+def _rank_span(pair: Any) -> str:
+    if not isinstance(pair, list | tuple) or len(pair) != 2:
+        return "-"
+    return fmt(pair[0]) if pair[0] == pair[1] else f"{fmt(pair[0])}-{fmt(pair[1])}"
+
+
+def _controlled_rank(row: Mapping[str, Any] | None) -> str:
+    if not row or row.get("rank") is None:
+        return "-"
+    change = row.get("rank_change")
+    return f"{fmt(row['rank'])} ({change:+d})" if isinstance(change, int) else fmt(row["rank"])
+
+
+def _ranking_figures(pdf: _Document, report: Mapping[str, Any], board: str) -> None:
+    charts = ranking_charts(report, board=board)
+    for key, caption in RANKING_FIGURES:
+        svg = charts.get(key)
+        if not svg:
+            continue
+        pdf.keep_room(svg)
+        pdf.heading(caption, 10)
+        try:
+            pdf.figure(svg)
+        except Exception:  # fpdf2's SVG support is partial; one figure must not sink the PDF
+            logger.warning("ranking figure %s could not be drawn in the PDF", key, exc_info=True)
+            pdf.paragraph("(This figure could not be drawn in the PDF; see the HTML export.)")
+
+
+def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
+    """The Rankings section, as in the HTML export."""
+    rankings = report.get("rankings")
+    if not isinstance(rankings, Mapping):
+        return
+    if not computed(rankings):
+        pdf.heading("Rankings", 12)
+        pdf.paragraph(f"Not computed: {rankings.get('reason')}")
+        return
+    pdf.add_page()
+    pdf.heading("Rankings", 12)
+    bootstrap = rankings.get("bootstrap") or {}
+    level = bootstrap.get("confidence_level")
+    pdf.paragraph(
+        f"Question {rankings.get('question')}: {rankings.get('model')}; Elo scale centred at "
+        f"{fmt((rankings.get('scale') or {}).get('centre'), 0)}; "
+        f"{fmt(round(level * 100) if isinstance(level, float) else None)}% intervals from "
+        f"{bootstrap.get('n')} bootstrap resamples by {bootstrap.get('unit')} "
+        f"(seed {bootstrap.get('seed')})."
+    )
+    for board, leaderboard, stability in ranking_boards(report):
+        pdf.heading(board_title(board), 11)
+        if not computed(leaderboard):
+            pdf.paragraph(f"Not computed: {leaderboard.get('reason')}")
+            continue
+        pdf.paragraph(
+            f"{leaderboard.get('n_votes')} votes ({leaderboard.get('n_ties')} ties) on "
+            f"{leaderboard.get('n_systems')} systems, {leaderboard.get('n_prompts')} prompts, "
+            f"{leaderboard.get('n_annotators')} annotators."
+        )
+        for warning in leaderboard.get("warnings") or []:
+            pdf.paragraph(f"Warning: {warning}")
+        controlled = leaderboard.get("controlled") or {}
+        adjusted = (
+            {row["system"]: row for row in controlled.get("systems") or []}
+            if computed(controlled)
+            else {}
+        )
+        pdf.grid(
+            [
+                "System",
+                "Rank",
+                "Rank interval",
+                "Tie group",
+                "Rating",
+                "CI",
+                "P(first)",
+                "Votes",
+                "Win rate",
+                "Online Elo",
+                "Controlled rank",
+            ],
+            [
+                [
+                    row["system"],
+                    row.get("rank"),
+                    _rank_span(row.get("rank_interval")),
+                    row.get("tie_group"),
+                    fmt(row.get("rating"), 1),
+                    _span(row.get("ci")),
+                    row.get("p_rank_first"),
+                    row.get("votes"),
+                    row.get("win_rate"),
+                    f"{fmt((row.get('online_elo') or {}).get('mean'), 1)} ± "
+                    f"{fmt((row.get('online_elo') or {}).get('sd'), 1)}",
+                    _controlled_rank(adjusted.get(row["system"])),
+                ]
+                for row in leaderboard.get("systems") or []
+            ],
+            widths=(30, 10, 14, 11, 15, 25, 13, 12, 13, 23, 16),
+        )
+        if computed(stability):
+            tau = stability.get("kendall_tau") or {}
+            needed = stability.get("votes_needed") or {}
+            triads = stability.get("intransitive_triads") or {}
+            loo = [
+                row["kendall_tau"]
+                for row in stability.get("leave_one_out") or []
+                if row.get("kendall_tau") is not None
+            ]
+            pdf.heading(f"Stability: {stability.get('verdict')}", 10)
+            for reason in stability.get("verdict_reasons") or []:
+                pdf.paragraph(f"- {reason}")
+            pdf.paragraph(
+                f"Bootstrap Kendall tau to the full ranking: mean {fmt(tau.get('mean'))}, "
+                f"5th percentile {fmt(tau.get('p05'))}; leave one system out: lowest tau "
+                f"{fmt(min(loo) if loo else None)}; intransitive triads "
+                f"{fmt(triads.get('count'))} ({fmt(triads.get('significant'))} significant); "
+                f"votes for tau >= 0.9: {fmt(needed.get('votes_for_tau_0_9'))}; smallest "
+                f"resolvable gap {fmt(needed.get('smallest_resolvable_gap'), 1)} Elo."
+            )
+            pdf.ln(1)
+            pdf.grid(
+                [
+                    "Upper",
+                    "Lower",
+                    "Elo gap",
+                    "Gap CI",
+                    "P(swap)",
+                    "Direct votes",
+                    "H2H votes needed",
+                    "Verdict",
+                ],
+                [
+                    [
+                        pair.get("upper"),
+                        pair.get("lower"),
+                        fmt(pair.get("elo_gap"), 1),
+                        _span(pair.get("gap_ci")),
+                        pair.get("p_swap"),
+                        pair.get("direct_votes"),
+                        pair.get("head_to_head_votes_needed"),
+                        pair.get("verdict"),
+                    ]
+                    for pair in stability.get("adjacent_pairs") or []
+                ],
+                widths=(25, 25, 14, 24, 13, 14, 17, 50),
+            )
+        elif stability:
+            pdf.paragraph(f"Stability not computed: {stability.get('reason')}")
+        pdf.heading("Style/tone-controlled ranking", 10)
+        if computed(controlled):
+            pdf.paragraph(
+                f"{controlled.get('model')}; largest rank change "
+                f"{fmt(controlled.get('max_rank_change'))}."
+            )
+            pdf.grid(
+                ["Covariate", "Coefficient", "CI", "Elo per SD", "Significant"],
+                [
+                    [
+                        c.get("name"),
+                        c.get("coefficient"),
+                        _span(c.get("ci"), 3),
+                        fmt(c.get("elo_per_sd"), 1),
+                        c.get("significant"),
+                    ]
+                    for c in controlled.get("covariates") or []
+                ],
+            )
+        else:
+            pdf.paragraph(f"Not computed: {controlled.get('reason')}")
+        _ranking_figures(pdf, report, board)
+    agreement = rankings.get("pool_agreement") or []
+    if agreement:
+        pdf.heading("Agreement between pools' rankings", 11)
+        pdf.grid(
+            ["Pools", "Shared systems", "Kendall tau", "CI"],
+            [
+                [
+                    " vs ".join(str(p) for p in row.get("pools") or []),
+                    row.get("systems"),
+                    row.get("kendall_tau"),
+                    _span(row.get("ci"), 3),
+                ]
+                for row in agreement
+            ],
+        )
 
 
 def render(report: Mapping[str, Any], manifest: Mapping[str, Any], *, title: str) -> bytes:
@@ -304,6 +522,7 @@ def render(report: Mapping[str, Any], manifest: Mapping[str, Any], *, title: str
             ],
             annotators,
         )
+    _rankings(pdf, report)
     pdf.add_page()
     pdf.heading("Annotators across questions", 12)
     pdf.grid(
