@@ -27,6 +27,7 @@ from analysis.selectors import (
     report_list,
     report_provenance,
 )
+from analysis.selectors_leaderboard import task_get_by_slug, task_leaderboard_get
 from analysis.services import DEFAULT_PARAMETERS, agreement_report_request, dataset_import
 from common.api.base import READERS, ProjectAPIView
 from common.exceptions import ApplicationError
@@ -154,12 +155,16 @@ class ReportListApi(AnalysisAPIView):
 
 
 class ReportRequestApi(AnalysisAPIView):
-    """Queue an agreement report on a dataset; poll the report until `status` is done."""
+    """Queue an agreement report on a dataset or a task; poll it until `status` is done.
+
+    A pairwise task's report carries the `rankings` and `rank_stability` sections.
+    """
 
     parser_classes = [JSONParser, FormParser, MultiPartParser]
 
     class InputSerializer(serializers.Serializer):
-        dataset_id = serializers.IntegerField()
+        dataset_id = serializers.IntegerField(required=False)
+        task = serializers.SlugField(required=False, help_text="A task's slug.")
         parameters = serializers.DictField(
             required=False, default=dict, help_text=f"Defaults: {DEFAULT_PARAMETERS}"
         )
@@ -178,14 +183,23 @@ class ReportRequestApi(AnalysisAPIView):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
+        if ("dataset_id" in data) == ("task" in data):
+            raise serializers.ValidationError(
+                {"non_field_errors": ["Give exactly one source: dataset_id or task."]}
+            )
+        source: dict[str, Any] = {}
         try:
-            dataset = dataset_get(project=self.project, dataset_id=data["dataset_id"])
+            if "task" in data:
+                source["task"] = task_get_by_slug(project=self.project, slug=data["task"])
+            else:
+                source["dataset"] = dataset_get(project=self.project, dataset_id=data["dataset_id"])
         except NotFound as exc:
-            raise serializers.ValidationError({"dataset_id": [exc.message]}) from exc
+            field = "task" if "task" in data else "dataset_id"
+            raise serializers.ValidationError({field: [exc.message]}) from exc
         report = agreement_report_request(
             actor=request.user,
             project=self.project,
-            dataset=dataset,
+            **source,
             parameters=data["parameters"],
             filters=data["filters"],
         )
@@ -219,3 +233,32 @@ class ReportJsonApi(AnalysisAPIView):
         except ApplicationError as exc:
             return Response({"detail": exc.message, "status": report.status}, status=409)
         return HttpResponse(body, content_type="application/json")
+
+
+class TaskLeaderboardApi(AnalysisAPIView):
+    """The newest finished report of a task that ranked its systems: its `rankings` and
+    `rank_stability` sections (docs/rankings.md). 404 with the reason while there is none;
+    request one with POST reports/request/ {"task": slug}."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request: Request, slug: str, task_slug: str) -> Response:
+        try:
+            task = task_get_by_slug(project=self.project, slug=task_slug)
+        except NotFound as exc:
+            raise HttpNotFound(exc.message) from exc
+        state = task_leaderboard_get(project=self.project, task=task)
+        if state.report is None or state.result is None:
+            pending = state.pending.pk if state.pending is not None else None
+            detail = "No finished report of this task has rankings yet."
+            if state.latest_result and state.latest_result.get("rankings"):
+                detail = state.latest_result["rankings"].get("reason", detail)
+            return Response({"detail": detail, "pending_report": pending}, status=404)
+        return Response(
+            {
+                "task": task.slug,
+                "report": state.report.pk,
+                "finished_at": state.report.finished_at,
+                "rankings": state.result["rankings"],
+                "rank_stability": state.result.get("rank_stability"),
+            }
+        )

@@ -15,4 +15,9 @@ urlpatterns = [
     path(
         _p + "reports/<int:report_id>/json/", apis.ReportJsonApi.as_view(), name="api-report-json"
     ),
+    path(
+        _p + "tasks/<slug:task_slug>/leaderboard/",
+        apis.TaskLeaderboardApi.as_view(),
+        name="api-task-leaderboard",
+    ),
 ]

@@ -170,3 +170,69 @@ def test_a_single_output_task_report_says_why_it_has_no_ranking(db):
     assert report["rankings"]["status"] == "not_applicable"
     assert "pairwise" in report["rankings"]["reason"]
     assert report["rank_stability"]["status"] == "not_applicable"
+
+
+@pytest.mark.django_db
+def test_the_api_requests_a_task_report_and_serves_its_leaderboard(
+    db, django_capture_on_commit_callbacks
+):
+    from analysis.services import agreement_report_compute
+    from common.models import ProjectRole
+    from tests.conftest import api_as
+    from tests.factories import MembershipFactory, UserFactory
+
+    scenario = build_scenario(mode="pairwise", n_prompts=10, n_systems=3, k=2, n_annotators=2)
+    system_of_output = {o.pk: o.system.name for o in scenario.outputs}
+    best = scenario.systems[0].name
+
+    def answer(annotator, assignment, shown):
+        first, second = (system_of_output[o] for o in shown)
+        letter = "A" if first == best else "B" if second == best else "tie"
+        return {"preference": {"choice": letter}, "quality": {"A": 3, "B": 4}}
+
+    annotate_everything(scenario, answer)
+    project = scenario.project
+    researcher = UserFactory(username=f"res-{project.slug}")
+    MembershipFactory(project=project, user=researcher, role=ProjectRole.RESEARCHER)
+    base = f"/api/projects/{project.slug}/"
+    client = api_as(researcher)
+    leaderboard_url = base + f"tasks/{scenario.task.slug}/leaderboard/"
+    assert client.get(leaderboard_url).status_code == 404  # nothing computed yet
+
+    refused = client.post(base + "reports/request/", {}, format="json")
+    assert refused.status_code == 400 and "exactly one source" in str(refused.json())
+    unknown = client.post(base + "reports/request/", {"task": "no-such-task"}, format="json")
+    assert unknown.status_code == 400 and "task" in unknown.json()
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(
+            base + "reports/request/",
+            {"task": scenario.task.slug, "parameters": {"n_bootstrap": 50}},
+            format="json",
+        )
+    assert response.status_code == 202, response.content
+    assert len(callbacks) == 1
+    pending = client.get(leaderboard_url)
+    assert pending.status_code == 404 and pending.json()["pending_report"] == response.json()["id"]
+    agreement_report_compute(report_id=response.json()["id"])
+
+    board = client.get(leaderboard_url)
+    assert board.status_code == 200
+    body = board.json()
+    assert body["report"] == response.json()["id"]
+    overall = body["rankings"]["leaderboards"]["overall"]
+    assert overall["systems"][0]["system"] == best
+    assert body["rank_stability"]["status"] == "computed"
+    # The report's JSON document carries the same sections.
+    document = json.loads(client.get(base + f"reports/{body['report']}/json/").content)
+    assert document["report"]["rankings"] == body["rankings"]
+
+    # Annotators of the project reach neither the leaderboard nor the request endpoint.
+    annotator_client = api_as(scenario.annotators[0])
+    assert annotator_client.get(leaderboard_url).status_code == 403
+    assert (
+        annotator_client.post(
+            base + "reports/request/", {"task": scenario.task.slug}, format="json"
+        ).status_code
+        == 403
+    )
