@@ -210,7 +210,8 @@ def _tie_groups(board: Board) -> list[list[str]]:
     return [[board.systems[i] for i in group] for group in groups]
 
 
-def _pair_matrices(battles: Battles, order: np.ndarray) -> dict[str, Any]:
+def _square_totals(battles: Battles) -> tuple[np.ndarray, np.ndarray]:
+    """(games, wins) as m x m matrices: votes between i and j, and i's wins over j."""
     totals = pair_totals(battles)
     m = len(battles.systems)
     games = np.zeros((m, m))
@@ -218,6 +219,11 @@ def _pair_matrices(battles: Battles, order: np.ndarray) -> dict[str, Any]:
     games[totals.first, totals.second] = games[totals.second, totals.first] = totals.games
     wins[totals.first, totals.second] = totals.wins
     wins[totals.second, totals.first] = totals.games - totals.wins
+    return games, wins
+
+
+def _pair_matrices(battles: Battles, order: np.ndarray) -> dict[str, Any]:
+    games, wins = _square_totals(battles)
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = wins / games
     names = [battles.systems[i] for i in order]
@@ -634,13 +640,8 @@ def _weak_competitor(board: Board) -> dict[str, Any]:
 
 
 def _intransitive_triads(battles: Battles, *, alpha: float) -> dict[str, Any]:
-    totals = pair_totals(battles)
+    games, wins = _square_totals(battles)
     m = len(battles.systems)
-    games = np.zeros((m, m))
-    wins = np.zeros((m, m))
-    games[totals.first, totals.second] = games[totals.second, totals.first] = totals.games
-    wins[totals.first, totals.second] = totals.wins
-    wins[totals.second, totals.first] = totals.games - totals.wins
     count = significant = 0
     listed = []
     for i in range(m):

@@ -189,19 +189,19 @@ def board_title(board: str) -> str:
     return "Overall" if board == "overall" else f"Pool {board}"
 
 
-def _span(pair: Any, digits: int = 1) -> str:
+def interval_text(pair: Any, digits: int = 1) -> str:
     if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] is None:
         return "—"
     return f"[{fmt(pair[0], digits)}, {fmt(pair[1], digits)}]"
 
 
-def _rank_span(pair: Any) -> str:
+def rank_range_text(pair: Any) -> str:
     if not isinstance(pair, list | tuple) or len(pair) != 2:
         return "—"
     return fmt(pair[0]) if pair[0] == pair[1] else f"{fmt(pair[0])}–{fmt(pair[1])}"
 
 
-def _controlled_rank(row: Mapping[str, Any] | None) -> str:
+def controlled_rank_text(row: Mapping[str, Any] | None) -> str:
     if not row or row.get("rank") is None:
         return "—"
     change = row.get("rank_change")
@@ -224,15 +224,15 @@ def _leaderboard_table(leaderboard: Mapping[str, Any]) -> str:
                 [
                     f"<code>{escape(str(row['system']))}</code>",
                     fmt(row.get("rank")),
-                    _rank_span(row.get("rank_interval")),
+                    rank_range_text(row.get("rank_interval")),
                     fmt(row.get("tie_group")),
                     fmt(row.get("rating"), 1),
-                    _span(row.get("ci")),
+                    interval_text(row.get("ci")),
                     fmt(row.get("p_rank_first")),
                     fmt(row.get("votes")),
                     fmt(row.get("win_rate")),
                     f"{fmt(elo.get('mean'), 1)} ± {fmt(elo.get('sd'), 1)}",
-                    _controlled_rank(control),
+                    controlled_rank_text(control),
                 ]
             )
         )
@@ -284,7 +284,7 @@ def _stability_block(stability: Mapping[str, Any]) -> list[str]:
                 f"<code>{escape(str(pair.get('upper')))}</code> › "
                 f"<code>{escape(str(pair.get('lower')))}</code>",
                 fmt(pair.get("elo_gap"), 1),
-                _span(pair.get("gap_ci")),
+                interval_text(pair.get("gap_ci")),
                 fmt(pair.get("p_swap")),
                 fmt(pair.get("direct_votes")),
                 fmt(pair.get("direct_win_rate")),
@@ -325,7 +325,7 @@ def _controlled_block(controlled: Mapping[str, Any]) -> list[str]:
             [
                 escape(str(c.get("name"))),
                 fmt(c.get("coefficient")),
-                _span(c.get("ci"), 3),
+                interval_text(c.get("ci"), 3),
                 fmt(c.get("elo_per_sd"), 1),
                 fmt(c.get("significant")),
             ]
@@ -390,7 +390,7 @@ def rankings_block(report: Mapping[str, Any]) -> str:
                 escape(" vs ".join(str(p) for p in row.get("pools") or [])),
                 fmt(row.get("systems")),
                 fmt(row.get("kendall_tau")),
-                _span(row.get("ci"), 3),
+                interval_text(row.get("ci"), 3),
             ]
         )
         for row in rankings.get("pool_agreement") or []

@@ -22,7 +22,15 @@ from fpdf.fonts import FontFace
 from analysis.charts import report_charts
 from analysis.ranking_charts import ranking_charts
 from exports.renderers.report_csv import computed, ranking_boards
-from exports.renderers.report_html import RANKING_FIGURES, board_title
+
+# The cell texts are the HTML report's; fmt() spells their dashes in Latin-1.
+from exports.renderers.report_html import (
+    RANKING_FIGURES,
+    board_title,
+    controlled_rank_text,
+    interval_text,
+    rank_range_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -180,25 +188,6 @@ class _Document(FPDF):
             self.add_page()
 
 
-def _span(pair: Any, digits: int = 1) -> str:
-    if not isinstance(pair, list | tuple) or len(pair) != 2 or pair[0] is None:
-        return "-"
-    return f"[{fmt(pair[0], digits)}, {fmt(pair[1], digits)}]"
-
-
-def _rank_span(pair: Any) -> str:
-    if not isinstance(pair, list | tuple) or len(pair) != 2:
-        return "-"
-    return fmt(pair[0]) if pair[0] == pair[1] else f"{fmt(pair[0])}-{fmt(pair[1])}"
-
-
-def _controlled_rank(row: Mapping[str, Any] | None) -> str:
-    if not row or row.get("rank") is None:
-        return "-"
-    change = row.get("rank_change")
-    return f"{fmt(row['rank'])} ({change:+d})" if isinstance(change, int) else fmt(row["rank"])
-
-
 def _ranking_figures(pdf: _Document, report: Mapping[str, Any], board: str) -> None:
     charts = ranking_charts(report, board=board)
     for key, caption in RANKING_FIGURES:
@@ -270,16 +259,16 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
                 [
                     row["system"],
                     row.get("rank"),
-                    _rank_span(row.get("rank_interval")),
+                    rank_range_text(row.get("rank_interval")),
                     row.get("tie_group"),
                     fmt(row.get("rating"), 1),
-                    _span(row.get("ci")),
+                    interval_text(row.get("ci")),
                     row.get("p_rank_first"),
                     row.get("votes"),
                     row.get("win_rate"),
                     f"{fmt((row.get('online_elo') or {}).get('mean'), 1)} ± "
                     f"{fmt((row.get('online_elo') or {}).get('sd'), 1)}",
-                    _controlled_rank(adjusted.get(row["system"])),
+                    controlled_rank_text(adjusted.get(row["system"])),
                 ]
                 for row in leaderboard.get("systems") or []
             ],
@@ -322,7 +311,7 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
                         pair.get("upper"),
                         pair.get("lower"),
                         fmt(pair.get("elo_gap"), 1),
-                        _span(pair.get("gap_ci")),
+                        interval_text(pair.get("gap_ci")),
                         pair.get("p_swap"),
                         pair.get("direct_votes"),
                         pair.get("head_to_head_votes_needed"),
@@ -346,7 +335,7 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
                     [
                         c.get("name"),
                         c.get("coefficient"),
-                        _span(c.get("ci"), 3),
+                        interval_text(c.get("ci"), 3),
                         fmt(c.get("elo_per_sd"), 1),
                         c.get("significant"),
                     ]
@@ -366,7 +355,7 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
                     " vs ".join(str(p) for p in row.get("pools") or []),
                     row.get("systems"),
                     row.get("kendall_tau"),
-                    _span(row.get("ci"), 3),
+                    interval_text(row.get("ci"), 3),
                 ]
                 for row in agreement
             ],
