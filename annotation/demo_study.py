@@ -28,6 +28,7 @@ from annotation.services.pools import pool_create, pool_member_add
 from annotation.services.submission import annotation_submit
 from annotation.services.tasks import task_create, task_launch, task_pool_add
 from common.models import Project, User
+from guidelines.demo import PAIRWISE_NAME as PAIRWISE_GUIDELINE_NAME
 from guidelines.models import Guideline, VersionStatus
 from guidelines.services import guideline_version_acknowledge
 
@@ -208,7 +209,8 @@ def seed_demo_tone_study(*, project: Project, lead: User) -> Task:
     users = _study_users(lead=lead, project=project, simulated=simulated)
     rating = Guideline.objects.get(project=project, name="Factual QA rating")
     version = rating.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
-    pairwise = Guideline.objects.get(project=project, mode="pairwise")
+    # By name: the demo holds more than one pairwise guideline (the arena has its own).
+    pairwise = Guideline.objects.get(project=project, name=PAIRWISE_GUIDELINE_NAME)
     pair_version = (
         pairwise.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
     )

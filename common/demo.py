@@ -16,6 +16,7 @@ from django.db import transaction
 
 from analysis.demo import seed_demo_analysis
 from annotation.demo import CROWD_POOL_NAME, EXPERT_POOL_NAME, seed_demo_tasks
+from annotation.demo_arena import seed_demo_arena
 from annotation.demo_study import seed_demo_tone_study
 from annotation.models import AnnotatorPool, PoolKind
 from annotation.services.outputs import outputs_import
@@ -201,6 +202,7 @@ def seed_demo() -> list[DemoLogin]:
     seed_demo_guidelines(project=project, lead=lead)
     seed_demo_tasks(project=project, lead=lead)
     seed_demo_tone_study(project=project, lead=lead)
+    seed_demo_arena(project=project, lead=lead)
     seed_demo_analysis(project=project, researcher=researcher)
     logins = [DemoLogin(admin.username, "Django admin (everything)")]
     logins.append(DemoLogin(lead.username, "project lead"))
