@@ -565,11 +565,18 @@ def tau_histogram(report: Mapping[str, Any], board: str = "overall") -> str | No
     def x(value: float) -> float:
         return left + (min(max(value, low), high) - low) / (high - low) * plot_w
 
-    def y(value: float) -> float:
-        return bottom - value / most * plot_h
+    # The axis runs to the first round tick at or above the tallest bar, so the bar
+    # never rises past the top label.
+    ticks = _nice_ticks(0, most, 4)
+    if len(ticks) >= 2 and ticks[-1] < most:
+        ticks.append(round(ticks[-1] + ticks[1] - ticks[0], 10))
+    ceiling = max(ticks[-1], most)
 
-    y_ticks = [t for t in _nice_ticks(0, most, 4) if t <= most]
-    body = _y_axis(0, most, y, left, left + plot_w, y_ticks, "{:g}")
+    def y(value: float) -> float:
+        return bottom - value / ceiling * plot_h
+
+    y_ticks = [t for t in ticks if t <= ceiling]
+    body = _y_axis(0, ceiling, y, left, left + plot_w, y_ticks, "{:g}")
     x_ticks = [t for t in _nice_ticks(low, high, 5) if low - 1e-9 <= t <= high + 1e-9]
     body += _x_axis(x_ticks, x, bottom, bottom, left, left + plot_w, lambda v: f"{v:g}")
     for lo, hi, count in bins:
