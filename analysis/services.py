@@ -68,6 +68,7 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "min_annotator_items": 10,
     "top_contested": 20,
     "breakdown_columns": ["pool", "guideline_version", "system"],
+    "ranking_resample": "prompt",
 }
 MAX_BOOTSTRAP = 10_000
 
@@ -235,6 +236,8 @@ def report_parameters(raw: Mapping[str, Any] | None) -> dict[str, Any]:
     columns = values["breakdown_columns"]
     if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
         raise ApplicationError("breakdown_columns must be a list of column names.")
+    if values["ranking_resample"] not in ("prompt", "vote"):
+        raise ApplicationError("ranking_resample must be 'prompt' or 'vote'.")
     return {
         "thresholds": [float(t) for t in thresholds],
         "n_bootstrap": integer("n_bootstrap", 0, MAX_BOOTSTRAP),
@@ -244,6 +247,7 @@ def report_parameters(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         "min_annotator_items": integer("min_annotator_items", 1, 1_000_000),
         "top_contested": integer("top_contested", 0, 1000),
         "breakdown_columns": list(columns),
+        "ranking_resample": values["ranking_resample"],
     }
 
 
@@ -416,6 +420,8 @@ def _ranking_sections(
             n_bootstrap=parameters["n_bootstrap"],
             seed=parameters["seed"],
             alpha=1 - parameters["confidence_level"],
+            # Reports stored before this parameter existed resampled prompts.
+            resample=parameters.get("ranking_resample", "prompt"),
         )
     except RankingError as exc:
         failed = {"status": "not_computed", "reason": str(exc)}

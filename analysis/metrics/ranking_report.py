@@ -860,8 +860,12 @@ def ranking_sections(
     alpha: float,
     n_elo_orderings: int = 100,
     n_curve_replicates: int = 200,
+    resample: str = "prompt",
 ) -> dict[str, Any]:
     """The `rankings` and `rank_stability` sections of a report.
+
+    `resample` "prompt" (the default) resamples prompts as clusters when the votes
+    carry them; "vote" resamples single votes, as arena leaderboards usually do.
 
     Raises
     ------
@@ -874,7 +878,7 @@ def ranking_sections(
     if len(battles.systems) < 2:
         raise RankingError("The votes compare fewer than two systems.")
     n_boot = max(n_bootstrap, 2)
-    resampler = Resampler.draw(battles, n_bootstrap=n_boot, seed=seed)
+    resampler = Resampler.draw(battles, n_bootstrap=n_boot, seed=seed, unit=resample)
     boards: dict[str, Board] = {"overall": Board(battles, resampler, alpha=alpha)}
     pool_errors: dict[str, str] = {}
     if pools is not None:

@@ -541,9 +541,16 @@ class Resampler:
     by_cluster: bool
 
     @classmethod
-    def draw(cls, battles: Battles, *, n_bootstrap: int, seed: int) -> Resampler:
+    def draw(
+        cls, battles: Battles, *, n_bootstrap: int, seed: int, unit: str = "prompt"
+    ) -> Resampler:
+        """Replicate weights; `unit` "prompt" resamples clusters when the votes have
+        them (else votes), "vote" always resamples votes."""
+        if unit not in ("prompt", "vote"):
+            raise RankingError(f"The bootstrap resamples 'prompt' or 'vote', not {unit!r}.")
         rng = np.random.default_rng(seed)
-        if battles.cluster is not None and battles.cluster.max(initial=-1) >= 1:
+        clustered = battles.cluster is not None and battles.cluster.max(initial=-1) >= 1
+        if unit == "prompt" and clustered:
             n = int(battles.cluster.max()) + 1
             by_cluster = True
         else:

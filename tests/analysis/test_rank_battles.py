@@ -111,3 +111,31 @@ def test_rank_battles_refuses_a_bad_file_and_lists_the_errors(tmp_path) -> None:
     with pytest.raises(CommandError, match="refused: 1 errors"):
         call_command("rank_battles", str(path), stdout=io.StringIO(), stderr=err)
     assert "line 2, winner" in err.getvalue()
+
+
+def test_the_bootstrap_can_resample_votes_instead_of_prompts(tmp_path) -> None:
+    lines = ["model_a,model_b,winner,question_id"]
+    for repeat in range(40):
+        lines += [f"x,y,model_a,q{repeat}", f"y,x,model_a,q{repeat}", f"x,y,tie,q{repeat}"]
+    path = tmp_path / "battles.csv"
+    path.write_text("\n".join(lines) + "\n")
+    units = {}
+    for resample in ("prompt", "vote"):
+        out = io.StringIO()
+        call_command(
+            "rank_battles", str(path), "--n-bootstrap", "30", "--resample", resample, stdout=out
+        )
+        document = json.loads(out.getvalue())
+        units[resample] = document["rankings"]["bootstrap"]["unit"]
+        assert document["parameters"]["resample"] == resample
+    assert units == {"prompt": "prompt", "vote": "vote"}
+
+
+def test_report_parameters_check_the_resampling_unit() -> None:
+    from analysis.services import report_parameters
+    from common.exceptions import ApplicationError
+
+    assert report_parameters({})["ranking_resample"] == "prompt"
+    assert report_parameters({"ranking_resample": "vote"})["ranking_resample"] == "vote"
+    with pytest.raises(ApplicationError, match="ranking_resample"):
+        report_parameters({"ranking_resample": "annotator"})

@@ -36,6 +36,12 @@ class Command(BaseCommand):
             "--confidence-level", type=float, default=DEFAULT_PARAMETERS["confidence_level"]
         )
         parser.add_argument(
+            "--ranking-resample",
+            choices=["prompt", "vote"],
+            default=DEFAULT_PARAMETERS["ranking_resample"],
+            help="Pairwise tasks: bootstrap the leaderboard over prompts (default) or votes.",
+        )
+        parser.add_argument(
             "--as-user", help="Recorded in the audit log (default: first superuser)."
         )
 
@@ -47,6 +53,7 @@ class Command(BaseCommand):
             "seed": options["seed"],
             "n_bootstrap": options["n_bootstrap"],
             "confidence_level": options["confidence_level"],
+            "ranking_resample": options["ranking_resample"],
         }
         try:
             if options["dataset"]:

@@ -30,6 +30,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--confidence-level", type=float, default=DEFAULT_PARAMETERS["confidence_level"]
         )
+        parser.add_argument(
+            "--resample",
+            choices=["prompt", "vote"],
+            default="prompt",
+            help="Bootstrap over prompts (when the file has them; the default) or votes.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         path = Path(options["path"])
@@ -60,6 +66,7 @@ class Command(BaseCommand):
                 n_bootstrap=options["n_bootstrap"],
                 seed=options["seed"],
                 alpha=1 - options["confidence_level"],
+                resample=options["resample"],
             )
         except RankingError as exc:
             raise CommandError(str(exc)) from exc
@@ -69,6 +76,7 @@ class Command(BaseCommand):
                 "seed": options["seed"],
                 "n_bootstrap": options["n_bootstrap"],
                 "confidence_level": options["confidence_level"],
+                "resample": options["resample"],
             },
             **sections,
         }
