@@ -677,12 +677,12 @@ def _votes_needed(board: Board, *, seed: int, n_replicates: int, alpha: float) -
     subsampling votes within each pair (methods.md C3.7)."""
     rng = np.random.default_rng(seed)
     pairs, wins_first = vote_cells(board.battles)
-    n_pairs = len(pair_totals(board.battles).first)
-    # Per pair: votes the first system won, tied, lost.
-    cells = np.zeros((n_pairs, 3), dtype=np.int64)
-    np.add.at(cells, (pairs, np.searchsorted([0.0, 0.5, 1.0], wins_first)[...]), 1)
-    cells = cells[:, ::-1]  # won, tied, lost
     template = pair_totals(board.battles)
+    n_pairs = len(template.first)
+    # Per pair: votes the first system won, tied, lost (columns 0, 1, 2).
+    outcome = np.select([wins_first == 1.0, wins_first == 0.5], [0, 1], default=2)
+    cells = np.zeros((n_pairs, 3), dtype=np.int64)
+    np.add.at(cells, (pairs, outcome), 1)
     z = float(stats.norm.ppf(1 - alpha / 2))
     m = len(board.systems)
     rows = []

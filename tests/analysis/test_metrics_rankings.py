@@ -9,6 +9,7 @@ reproduced as they were computed there.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 
@@ -505,3 +506,21 @@ def test_bad_weights_and_penalties_are_refused(weights, l2, message) -> None:
     battles = Battles.from_arrays(["x", "y", "x"], ["y", "x", "y"], [1.0, 1.0, 0.0])
     with pytest.raises(RankingError, match=message):
         fit_bradley_terry(battles, weights=None if weights is None else np.asarray(weights), l2=l2)
+
+
+def test_votes_needed_curve_firms_up_with_votes() -> None:
+    from analysis.metrics.ranking_report import _votes_needed
+
+    battles = simulate_votes(TRUE_ELO, 2000, seed=31)
+    board = Board(battles, Resampler.draw(battles, n_bootstrap=200, seed=0), alpha=0.05)
+    curve = _votes_needed(board, seed=0, n_replicates=50, alpha=0.05)
+    rows = curve["curve"]
+    assert [row["fraction"] for row in rows] == [round(0.1 * i, 1) for i in range(1, 11)]
+    assert rows[-1]["votes"] == len(battles) and rows[-1]["mean_kendall_tau"] == 1.0
+    widths = [row["median_ci_half_width"] for row in rows]
+    assert all(a > b for a, b in itertools.pairwise(widths))
+    # Half-widths shrink as 1/sqrt(n): a tenth of the votes, about sqrt(10) times wider.
+    assert widths[0] / widths[-1] == pytest.approx(math.sqrt(10), rel=0.15)
+    assert rows[0]["mean_kendall_tau"] < rows[-1]["mean_kendall_tau"]
+    assert curve["votes_for_tau_0_9"] is not None
+    assert curve["smallest_resolvable_gap"] > 0
