@@ -19,7 +19,8 @@ Nothing here knows about Django; the loader hands in plain arrays.
 from __future__ import annotations
 
 import math
-from collections.abc import Hashable, Sequence
+import zlib
+from collections.abc import Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,9 +57,6 @@ class Battles:
     cluster: np.ndarray | None = None
     annotator: np.ndarray | None = None
     covariates: pd.DataFrame | None = field(default=None, compare=False)
-    # Each vote's position in the votes it was first built from, so a subset (one pool's
-    # votes) can share the bootstrap replicates of the whole.
-    origin: np.ndarray | None = None
 
     @classmethod
     def from_arrays(
@@ -107,7 +105,6 @@ class Battles:
             cluster=None if cluster is None else _cluster_codes(cluster),
             annotator=None if annotator is None else pd.factorize(np.asarray(annotator))[0],
             covariates=covariates,
-            origin=np.arange(len(scores)),
         )
 
     def __len__(self) -> int:
@@ -131,7 +128,6 @@ class Battles:
             covariates=None
             if self.covariates is None
             else self.covariates[mask].reset_index(drop=True),
-            origin=None if self.origin is None else self.origin[mask],
         )
 
 
@@ -530,52 +526,80 @@ def fit_bradley_terry_covariates(
 
 @dataclass(frozen=True)
 class Resampler:
-    """Bootstrap replicate weights shared by every leaderboard of one report.
+    """Bootstrap replicates shared by every leaderboard of one report.
 
-    Resampling prompts (clusters) when they are known: votes on one prompt are not
-    independent. The same replicate weights feed the overall and per-pool leaderboards,
-    so their rankings can be compared replicate by replicate.
+    By prompt (clusters) when prompts are known: votes on one prompt are not
+    independent. The cluster draws come from one seed, so the overall and per-pool
+    leaderboards see the same resampled prompts and their rankings can be compared
+    replicate by replicate. They are regenerated in chunks rather than stored, so
+    memory stays at a chunk of replicates x prompts however many prompts there are.
+
+    By vote, a replicate's counts per (pair, outcome) cell are multinomial, which is
+    the same distribution as drawing votes with replacement at a fraction of the cost:
+    B x 3P numbers instead of B x n votes.
     """
 
-    counts: np.ndarray  # (B, n_clusters) or (B, n_votes) multiplicities
-    by_cluster: bool
+    n_bootstrap: int
+    seed: int
+    n_clusters: int | None  # None: resample votes
+
+    _CHUNK = 100
+
+    @property
+    def by_cluster(self) -> bool:
+        return self.n_clusters is not None
 
     @classmethod
     def draw(
         cls, battles: Battles, *, n_bootstrap: int, seed: int, unit: str = "prompt"
     ) -> Resampler:
-        """Replicate weights; `unit` "prompt" resamples clusters when the votes have
-        them (else votes), "vote" always resamples votes."""
+        """`unit` "prompt" resamples clusters when the votes have them (else votes),
+        "vote" always resamples votes."""
         if unit not in ("prompt", "vote"):
             raise RankingError(f"The bootstrap resamples 'prompt' or 'vote', not {unit!r}.")
-        rng = np.random.default_rng(seed)
+        if n_bootstrap < 1:
+            raise RankingError("The bootstrap needs at least one replicate.")
         clustered = battles.cluster is not None and battles.cluster.max(initial=-1) >= 1
-        if unit == "prompt" and clustered:
-            n = int(battles.cluster.max()) + 1
-            by_cluster = True
-        else:
-            n, by_cluster = len(battles), False
-        counts = rng.multinomial(n, np.full(n, 1.0 / n), size=n_bootstrap).astype(np.float32)
-        return cls(counts=counts, by_cluster=by_cluster)
+        n_clusters = int(battles.cluster.max()) + 1 if unit == "prompt" and clustered else None
+        return cls(n_bootstrap=n_bootstrap, seed=seed, n_clusters=n_clusters)
 
-    def totals(self, battles: Battles, mask: np.ndarray | None = None) -> PairTotals:
-        """(B, P) pair totals of the replicates, for the votes in `mask`."""
+    def cluster_counts(self) -> Iterator[np.ndarray]:
+        """The replicates' prompt multiplicities, (chunk, n_clusters) at a time."""
+        assert self.n_clusters is not None
+        rng = np.random.default_rng(self.seed)
+        uniform = np.full(self.n_clusters, 1.0 / self.n_clusters)
+        for start in range(0, self.n_bootstrap, self._CHUNK):
+            size = min(self._CHUNK, self.n_bootstrap - start)
+            yield rng.multinomial(self.n_clusters, uniform, size=size).astype(np.float64)
+
+    def totals(self, battles: Battles) -> PairTotals:
+        """(B, P) pair totals of the replicates of `battles`' votes."""
         m = len(battles.systems)
         first, second = all_pairs(m)
+        n_pairs = len(first)
         pairs, wins_first = vote_cells(battles)
-        keep = np.ones(len(battles), dtype=bool) if mask is None else mask
-        group = battles.cluster if self.by_cluster else battles.origin
-        if group is None:
-            group = np.arange(len(battles))
-        n_groups = self.counts.shape[1]
-        key = group[keep] * len(first) + pairs[keep]
-        size = n_groups * len(first)
-        games = np.bincount(key, minlength=size).reshape(n_groups, len(first))
-        wins = np.bincount(key, weights=wins_first[keep], minlength=size).reshape(
-            n_groups, len(first)
+        if self.n_clusters is None:
+            outcome = np.select([wins_first == 1.0, wins_first == 0.5], [0, 1], default=2)
+            observed = np.bincount(pairs * 3 + outcome, minlength=3 * n_pairs)
+            # Each board's votes get their own stream (keyed by its cell counts), so two
+            # pools' replicates are independent, and the same board always redraws alike.
+            key = zlib.crc32(observed.astype(np.int64).tobytes())
+            rng = np.random.default_rng([self.seed, key])
+            draws = rng.multinomial(len(battles), observed / observed.sum(), size=self.n_bootstrap)
+            draws = draws.reshape(self.n_bootstrap, n_pairs, 3).astype(np.float64)
+            games = draws.sum(axis=2)
+            wins = draws[:, :, 0] + 0.5 * draws[:, :, 1]
+            return PairTotals(m, first, second, games, wins)
+        key = battles.cluster * n_pairs + pairs
+        size = self.n_clusters * n_pairs
+        per_cluster_games = np.bincount(key, minlength=size).reshape(self.n_clusters, n_pairs)
+        per_cluster_wins = np.bincount(key, weights=wins_first, minlength=size).reshape(
+            self.n_clusters, n_pairs
         )
-        counts = self.counts.astype(np.float64)
-        return PairTotals(m, first, second, counts @ games, counts @ wins)
+        chunks = list(self.cluster_counts())
+        games = np.vstack([counts @ per_cluster_games for counts in chunks])
+        wins = np.vstack([counts @ per_cluster_wins for counts in chunks])
+        return PairTotals(m, first, second, games, wins)
 
 
 def bootstrap_xi(totals: PairTotals, *, l2: float) -> tuple[np.ndarray, int]:

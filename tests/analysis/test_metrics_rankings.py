@@ -105,12 +105,7 @@ def test_ties_count_as_half_a_win_to_each_side() -> None:
 def test_model_standard_errors_match_the_bootstrap_spread() -> None:
     battles = simulate_votes(TRUE_ELO, 3000, seed=5)
     fit = fit_bradley_terry(battles)
-    resampler = Resampler(
-        counts=np.random.default_rng(0)
-        .multinomial(len(battles), np.full(len(battles), 1 / len(battles)), size=400)
-        .astype(np.float32),
-        by_cluster=False,
-    )
+    resampler = Resampler.draw(battles, n_bootstrap=400, seed=0, unit="vote")
     xi, _, _ = _newton_batch(resampler.totals(battles))
     np.testing.assert_allclose(xi.std(axis=0), fit.standard_errors(), rtol=0.2)
 
@@ -490,7 +485,8 @@ def test_votes_without_a_prompt_are_clusters_of_their_own() -> None:
     resampler = Resampler.draw(battles, n_bootstrap=5, seed=0)
     totals = resampler.totals(battles)
     # Each replicate holds as many votes as its drawn clusters do: 2, 1 and 1 votes.
-    np.testing.assert_allclose(totals.games.sum(axis=1), resampler.counts @ [2.0, 1.0, 1.0])
+    counts = np.vstack(list(resampler.cluster_counts()))
+    np.testing.assert_allclose(totals.games.sum(axis=1), counts @ [2.0, 1.0, 1.0])
 
 
 @pytest.mark.parametrize(
@@ -524,3 +520,19 @@ def test_votes_needed_curve_firms_up_with_votes() -> None:
     assert rows[0]["mean_kendall_tau"] < rows[-1]["mean_kendall_tau"]
     assert curve["votes_for_tau_0_9"] is not None
     assert curve["smallest_resolvable_gap"] > 0
+
+
+def test_vote_and_prompt_replicates_keep_every_vote_on_average() -> None:
+    battles = simulate_votes(TRUE_ELO, 1200, seed=9)
+    observed = pair_totals(battles)
+    for unit in ("vote", "prompt"):
+        totals = Resampler.draw(battles, n_bootstrap=400, seed=1, unit=unit).totals(battles)
+        assert totals.games.shape == (400, len(observed.games))
+        # Bootstrap replicates are unbiased for the observed pair totals.
+        np.testing.assert_allclose(totals.games.mean(axis=0), observed.games, rtol=0.1)
+        np.testing.assert_allclose(totals.wins.mean(axis=0), observed.wins, rtol=0.12)
+        if unit == "vote":
+            np.testing.assert_allclose(totals.games.sum(axis=1), len(battles))
+    # The same seed redraws the same replicates.
+    again = Resampler.draw(battles, n_bootstrap=400, seed=1).totals(battles)
+    np.testing.assert_array_equal(again.games, totals.games)
