@@ -208,7 +208,24 @@ def controlled_rank_text(row: Mapping[str, Any] | None) -> str:
     return f"{fmt(row['rank'])} ({change:+d})" if isinstance(change, int) else fmt(row["rank"])
 
 
-def _leaderboard_table(leaderboard: Mapping[str, Any]) -> str:
+LEADERBOARD_HEADER = [
+    "System",
+    "Rank",
+    "Rank interval",
+    "Tie group",
+    "Rating",
+    "CI",
+    "P(first)",
+    "Votes",
+    "Win rate",
+    "Online Elo",
+    "Controlled rank (change)",
+]
+
+
+def leaderboard_cells(leaderboard: Mapping[str, Any]) -> list[list[str]]:
+    """One row of plain-text cells per system, under LEADERBOARD_HEADER; shared with
+    the PDF report. The system name is raw: each format escapes or spells it."""
     controlled = leaderboard.get("controlled") or {}
     adjusted = (
         {row["system"]: row for row in controlled.get("systems") or []}
@@ -218,40 +235,30 @@ def _leaderboard_table(leaderboard: Mapping[str, Any]) -> str:
     rows = []
     for row in leaderboard.get("systems") or []:
         elo = row.get("online_elo") or {}
-        control = adjusted.get(row["system"])
         rows.append(
-            _row(
-                [
-                    f"<code>{escape(str(row['system']))}</code>",
-                    fmt(row.get("rank")),
-                    rank_range_text(row.get("rank_interval")),
-                    fmt(row.get("tie_group")),
-                    fmt(row.get("rating"), 1),
-                    interval_text(row.get("ci")),
-                    fmt(row.get("p_rank_first")),
-                    fmt(row.get("votes")),
-                    fmt(row.get("win_rate")),
-                    f"{fmt(elo.get('mean'), 1)} ± {fmt(elo.get('sd'), 1)}",
-                    controlled_rank_text(control),
-                ]
-            )
+            [
+                str(row["system"]),
+                fmt(row.get("rank")),
+                rank_range_text(row.get("rank_interval")),
+                fmt(row.get("tie_group")),
+                fmt(row.get("rating"), 1),
+                interval_text(row.get("ci")),
+                fmt(row.get("p_rank_first")),
+                fmt(row.get("votes")),
+                fmt(row.get("win_rate")),
+                f"{fmt(elo.get('mean'), 1)} ± {fmt(elo.get('sd'), 1)}",
+                controlled_rank_text(adjusted.get(row["system"])),
+            ]
         )
-    return _table(
-        [
-            "System",
-            "Rank",
-            "Rank interval",
-            "Tie group",
-            "Rating",
-            "CI",
-            "P(first)",
-            "Votes",
-            "Win rate",
-            "Online Elo",
-            "Controlled rank (change)",
-        ],
-        rows,
-    )
+    return rows
+
+
+def _leaderboard_table(leaderboard: Mapping[str, Any]) -> str:
+    rows = [
+        _row([f"<code>{escape(system)}</code>", *cells])
+        for system, *cells in leaderboard_cells(leaderboard)
+    ]
+    return _table(LEADERBOARD_HEADER, rows)
 
 
 def _stability_block(stability: Mapping[str, Any]) -> list[str]:

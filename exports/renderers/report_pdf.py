@@ -25,11 +25,11 @@ from exports.renderers.report_csv import computed, ranking_boards
 
 # The cell texts are the HTML report's; fmt() spells their dashes in Latin-1.
 from exports.renderers.report_html import (
+    LEADERBOARD_HEADER,
     RANKING_FIGURES,
     board_title,
-    controlled_rank_text,
     interval_text,
-    rank_range_text,
+    leaderboard_cells,
 )
 
 logger = logging.getLogger(__name__)
@@ -235,43 +235,9 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
         )
         for warning in leaderboard.get("warnings") or []:
             pdf.paragraph(f"Warning: {warning}")
-        controlled = leaderboard.get("controlled") or {}
-        adjusted = (
-            {row["system"]: row for row in controlled.get("systems") or []}
-            if computed(controlled)
-            else {}
-        )
         pdf.grid(
-            [
-                "System",
-                "Rank",
-                "Rank interval",
-                "Tie group",
-                "Rating",
-                "CI",
-                "P(first)",
-                "Votes",
-                "Win rate",
-                "Online Elo",
-                "Controlled rank",
-            ],
-            [
-                [
-                    row["system"],
-                    row.get("rank"),
-                    rank_range_text(row.get("rank_interval")),
-                    row.get("tie_group"),
-                    fmt(row.get("rating"), 1),
-                    interval_text(row.get("ci")),
-                    row.get("p_rank_first"),
-                    row.get("votes"),
-                    row.get("win_rate"),
-                    f"{fmt((row.get('online_elo') or {}).get('mean'), 1)} ± "
-                    f"{fmt((row.get('online_elo') or {}).get('sd'), 1)}",
-                    controlled_rank_text(adjusted.get(row["system"])),
-                ]
-                for row in leaderboard.get("systems") or []
-            ],
+            LEADERBOARD_HEADER,
+            leaderboard_cells(leaderboard),
             widths=(30, 10, 14, 11, 15, 25, 13, 12, 13, 23, 16),
         )
         if computed(stability):
@@ -324,6 +290,7 @@ def _rankings(pdf: _Document, report: Mapping[str, Any]) -> None:
         elif stability:
             pdf.paragraph(f"Stability not computed: {stability.get('reason')}")
         pdf.heading("Style/tone-controlled ranking", 10)
+        controlled = leaderboard.get("controlled") or {}
         if computed(controlled):
             pdf.paragraph(
                 f"{controlled.get('model')}; largest rank change "
