@@ -206,7 +206,9 @@ def test_mixed_model_recovers_planted_tone_coefficient():
 
 def test_mixed_model_failure_is_reported_not_raised(monkeypatch):
     st = _study(True, 1000)
-    monkeypatch.setattr(bias, "_fit_crossed_mixedlm", lambda *a, **k: (None, [], "forced failure"))
+    monkeypatch.setattr(
+        bias.regression, "_fit_crossed_mixedlm", lambda *a, **k: (None, [], "forced failure")
+    )
     r = tone_mixed_model(st.rubric)
     assert r["converged"] is False
     assert r["method"] == "ols_annotator_fe_two_way_cluster"
