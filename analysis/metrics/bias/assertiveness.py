@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.metrics.bias import regression, wording
-from analysis.metrics.bias.bootstrap import _percentile_ci
+from analysis.metrics.bias.bootstrap import _bootstrap_counts, _percentile_ci
 from analysis.metrics.bias.checks import Check, CheckContext
 from analysis.metrics.bias.common import (
     MIN_RATINGS,
@@ -183,7 +183,7 @@ def _manipulation_check(
 
     d_obs = float(cohen(np.ones((1, len(vals))))[0])
     n_p = prompts.max() + 1
-    mp = rng.multinomial(n_p, np.full(n_p, 1 / n_p), size=n_bootstrap).astype(float)
+    mp = _bootstrap_counts(rng, n_p, n_bootstrap)
     with np.errstate(divide="ignore", invalid="ignore"):
         reps = cohen(mp[:, prompts]) if n_bootstrap else np.empty(0)
     lo, hi, _ = _percentile_ci(reps, 1 - alpha)

@@ -73,10 +73,16 @@ class _Clusters:
         return f"{name}, percentile, B={n_boot}"
 
 
+def _bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarray:
+    """How often each of ``n`` clusters is drawn in each of ``n_boot`` resamples of size
+    ``n`` (b x n, Multinomial(n, 1/n) rows): the weights of a cluster bootstrap."""
+    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+
+
 def _multiplicities(rng: np.random.Generator, n: int, n_boot: int, active: bool) -> np.ndarray:
     if not active:
         return np.ones((n_boot, n))
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
+    return _bootstrap_counts(rng, n, n_boot)
 
 
 def _replicates(
