@@ -10,15 +10,11 @@ import orjson
 from django.db.models import QuerySet
 
 from analysis.models import AgreementReport, AnnotationDataset, ReportSource
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, NotFound
 from common.models import Project
 
 DOCUMENT_FORMAT = "judgebench.agreement-report"
 DOCUMENT_VERSION = 1
-
-
-class NotFound(ApplicationError):
-    """No such dataset or report in this project; interfaces answer 404."""
 
 
 def dataset_list(*, project: Project) -> QuerySet[AnnotationDataset]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -20,7 +20,6 @@ from analysis.charts import kappa_statistic, report_charts
 from analysis.importing import detect_format, parse_declarations
 from analysis.models import AgreementReport, ReportStatus
 from analysis.selectors import (
-    NotFound,
     dataset_get,
     dataset_list,
     report_document_json,
@@ -128,10 +127,7 @@ def dataset_import_page(request: HttpRequest, project: Project) -> HttpResponse:
 @require_GET
 @project_view(READERS)
 def dataset_detail(request: HttpRequest, project: Project, dataset_id: int) -> HttpResponse:
-    try:
-        dataset = dataset_get(project=project, dataset_id=dataset_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    dataset = dataset_get(project=project, dataset_id=dataset_id)
     context = {
         "project": project,
         "dataset": dataset,
@@ -144,10 +140,7 @@ def dataset_detail(request: HttpRequest, project: Project, dataset_id: int) -> H
 @require_POST
 @project_view(READERS)
 def report_request(request: HttpRequest, project: Project, dataset_id: int) -> HttpResponse:
-    try:
-        dataset = dataset_get(project=project, dataset_id=dataset_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    dataset = dataset_get(project=project, dataset_id=dataset_id)
     form = ReportRequestForm(request.POST)
     if not form.is_valid():
         context = {"project": project, "dataset": dataset, "form": form, "reports": []}
@@ -246,10 +239,7 @@ def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]
 @require_GET
 @project_view(READERS)
 def report_page(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
-    try:
-        report = report_get(project=project, report_id=report_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    report = report_get(project=project, report_id=report_id)
     template = "analysis/report.html"
     if request.htmx:
         template += "#report-body"
@@ -261,11 +251,9 @@ def report_page(request: HttpRequest, project: Project, report_id: int) -> HttpR
 @require_GET
 @project_view(READERS)
 def report_download(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
+    report = report_get(project=project, report_id=report_id)
     try:
-        report = report_get(project=project, report_id=report_id)
         body = report_document_json(report=report)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=409, content_type="text/plain")
     response = HttpResponse(body, content_type="application/json")

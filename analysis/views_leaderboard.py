@@ -18,7 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect, HttpResponseClientRefre
 
 from analysis.models import AgreementReport, ReportStatus
 from analysis.ranking_charts import ranking_charts
-from analysis.selectors import NotFound, report_get, report_result, report_source_label
+from analysis.selectors import report_get, report_result, report_source_label
 from analysis.selectors_leaderboard import task_get_by_slug, task_leaderboard_get
 from analysis.services import agreement_report_request
 from analysis.views import READERS
@@ -45,10 +45,7 @@ VERDICT_NOTICE = {"stable": "ok", "fragile": "warn", "unstable": "error"}
 @require_GET
 @project_view(READERS)
 def report_leaderboard(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
-    try:
-        report = report_get(project=project, report_id=report_id)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    report = report_get(project=project, report_id=report_id)
     pending = report if report.status in (ReportStatus.QUEUED, ReportStatus.RUNNING) else None
     context = {"project": project, "pending": pending, "task": None}
     context |= _report_context(report, report_result(report=report), request.GET.get("board"))
@@ -58,10 +55,7 @@ def report_leaderboard(request: HttpRequest, project: Project, report_id: int) -
 @require_http_methods(["GET", "POST"])
 @project_view(READERS)
 def task_leaderboard(request: HttpRequest, project: Project, task_slug: str) -> HttpResponse:
-    try:
-        task = task_get_by_slug(project=project, slug=task_slug)
-    except NotFound as exc:
-        raise Http404(exc.message) from exc
+    task = task_get_by_slug(project=project, slug=task_slug)
     if request.method == "POST":
         agreement_report_request(actor=request.user, project=project, task=task)
         url = reverse("analysis-task-leaderboard", args=[project.slug, task.slug])

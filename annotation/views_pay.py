@@ -8,15 +8,13 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from annotation.models import Task
 from annotation.selectors import task_get
 from annotation.selectors_pay import task_payouts
 from annotation.services.pay import task_min_hourly_rate_set
-from common.exceptions import AccessDenied, ApplicationError
+from common.exceptions import ApplicationError
 from common.models import Project, ProjectRole
 from common.views import project_view
 
@@ -31,16 +29,9 @@ class MinRateForm(forms.Form):
     )
 
 
-def _task(project: Project, task_id: int) -> Task:
-    try:
-        return task_get(project=project, task_id=task_id)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
-
-
 @project_view([ProjectRole.LEAD])
 def task_payouts_page(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = _task(project, task_id)
+    task = task_get(project=project, task_id=task_id)
     form = MinRateForm(request.POST or None, initial={"min_hourly_rate": task.min_hourly_rate})
     if request.method == "POST" and form.is_valid():
         try:
@@ -64,7 +55,7 @@ def _cell(value: object) -> str:
 
 @project_view([ProjectRole.LEAD])
 def task_payouts_csv(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
-    task = _task(project, task_id)
+    task = task_get(project=project, task_id=task_id)
     payouts = task_payouts(task=task)
     response = HttpResponse(content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="payouts-{task.slug}.csv"'

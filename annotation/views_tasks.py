@@ -10,7 +10,6 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import login
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -102,7 +101,7 @@ def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
     form = _task_form(project, request.POST or None)
     if request.method == "POST" and form.is_valid():
         if ProjectRole.LEAD not in _roles(request, project):
-            raise PermissionDenied("Only leads create tasks.")
+            raise AccessDenied("Only leads create tasks.")
         data = dict(form.cleaned_data)
         try:
             version = guideline_version_for_task(

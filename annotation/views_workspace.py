@@ -17,7 +17,6 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -199,18 +198,16 @@ def question_cells(
 # ---- states of the workspace -----------------------------------------------------
 
 
+# Domain errors (AccessDenied, NotFound) that views let through become the 403/404
+# pages in common.errors.DomainErrorMiddleware.
+
+
 def _task(request: HttpRequest, public_id: str) -> Task:
-    try:
-        return task_get_for_annotator(actor=request.user, public_id=public_id)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    return task_get_for_annotator(actor=request.user, public_id=public_id)
 
 
 def _assignment(request: HttpRequest, handle: str) -> Assignment:
-    try:
-        return assignment_get_for_annotator(actor=request.user, handle=handle)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    return assignment_get_for_annotator(actor=request.user, handle=handle)
 
 
 def _ms(moment: Any) -> int:
@@ -253,10 +250,7 @@ def onboarding_state(request: HttpRequest, task: Task, **extra: Any) -> dict[str
     clearance = guideline_clearance_for_task(actor=request.user, task=task)
     if clearance.cleared:
         return None
-    try:
-        view = guideline_version_annotator_view(actor=request.user, version=task.guideline_version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    view = guideline_version_annotator_view(actor=request.user, version=task.guideline_version)
     quiz_items = []
     if clearance.quiz_required and view.acknowledged_at and not view.quiz_passed:
         quiz_errors = extra.get("quiz_errors") or {}
@@ -337,8 +331,8 @@ def next_state(request: HttpRequest, task: Task) -> dict[str, Any]:
         assignment = assignment_claim(actor=request.user, task=task)
     except GuidelineNotCleared:
         return onboarding_state(request, task) or {"state": "ready"}
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    except AccessDenied:
+        raise  # the 403 page, not a "paused" notice
     except ApplicationError as exc:
         return {"state": "paused", "message": exc.message}
     if assignment is None:
@@ -416,10 +410,7 @@ def annotate_guide(request: HttpRequest, public_id: str) -> HttpResponse:
     from guidelines.selectors import guideline_version_annotator_view
 
     task = _task(request, public_id)
-    try:
-        view = guideline_version_annotator_view(actor=request.user, version=task.guideline_version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    view = guideline_version_annotator_view(actor=request.user, version=task.guideline_version)
     context = {
         "task": {"public_id": task.public_id, "title": task.title},
         "view": view,
@@ -450,10 +441,7 @@ def annotate_acknowledge(request: HttpRequest, public_id: str) -> HttpResponse:
     from guidelines.services import guideline_version_acknowledge
 
     task = _task(request, public_id)
-    try:
-        guideline_version_acknowledge(actor=request.user, version=task.guideline_version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    guideline_version_acknowledge(actor=request.user, version=task.guideline_version)
     if not request.htmx:
         return redirect("annotate-task", public_id=public_id)
     return render_workspace(request, task, idle_state(request, task))
@@ -477,8 +465,8 @@ def annotate_quiz(request: HttpRequest, public_id: str) -> HttpResponse:
     }
     try:
         attempt = quiz_attempt_submit(actor=request.user, version=version, answers=answers)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    except AccessDenied:
+        raise  # the 403 page, not a quiz error
     except ApplicationError as exc:
         state = onboarding_state(
             request, task, quiz_error=exc.message, quiz_errors=exc.extra.get("errors", {})

@@ -13,4 +13,13 @@ class ApplicationError(Exception):
 
 
 class AccessDenied(ApplicationError):
-    """The actor may not see or change this object; interfaces answer 403 (or 404)."""
+    """The actor may not see or change this object; interfaces answer 403."""
+
+
+class NotFound(ApplicationError):
+    """The object does not exist in the actor's scope; interfaces answer 404."""
+
+
+class ServiceUnavailable(ApplicationError):
+    """A service the request needs (the job queue) cannot be reached now; interfaces
+    answer 503 and the work can be retried later."""

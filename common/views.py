@@ -5,11 +5,9 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from common.exceptions import AccessDenied
 from common.models import ProjectRole
 from common.selectors import (
     audit_events_for_project,
@@ -33,10 +31,8 @@ def project_view(roles: Iterable[str]) -> Callable[[ProjectView], ProjectView]:
         @login_required
         @wraps(view)
         def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
-            try:
-                project = project_get_for_actor(actor=request.user, slug=slug, roles=role_set)
-            except AccessDenied as exc:
-                raise PermissionDenied(exc.message) from exc
+            # AccessDenied becomes the 403 page in common.errors.DomainErrorMiddleware.
+            project = project_get_for_actor(actor=request.user, slug=slug, roles=role_set)
             return view(request, project, *args, **kwargs)
 
         return wrapper

@@ -1,8 +1,8 @@
-from __future__ import annotations
+"""ASGI entry point. DJANGO_SETTINGS_MODULE must be set (config/celery.py refuses to
+guess; docs/deploy.md)."""
 
-import os
+from __future__ import annotations
 
 from django.core.asgi import get_asgi_application
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.production")
 application = get_asgi_application()

@@ -25,14 +25,10 @@ from django.db import connection
 from django.db.models import Max, Q, QuerySet
 
 from analysis.models import AgreementReport, AnnotationDataset, ReportSource, ReportStatus
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, NotFound
 from common.models import Project
 from exports.layout import ExportQuery, dataset_query, task_query
 from exports.models import ExportJob
-
-
-class NotFound(ApplicationError):
-    """No such task, dataset, report or job in this project; interfaces answer 404."""
 
 
 class ExportIncomplete(ApplicationError):

@@ -147,11 +147,9 @@ def exports_page(request: HttpRequest, project: Project) -> HttpResponse:
 @require_GET
 @project_view(READERS)
 def job_download(request: HttpRequest, project: Project, job_id: int) -> HttpResponse:
+    job = selectors.export_job_get(project=project, job_id=job_id)
     try:
-        job = selectors.export_job_get(project=project, job_id=job_id)
         path = selectors.export_job_file(job=job)
-    except selectors.NotFound as exc:
-        raise Http404(exc.message) from exc
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=409, content_type="text/plain")
     return FileResponse(path.open("rb"), as_attachment=True, filename=job.file_name)
@@ -164,8 +162,8 @@ def report_export(request: HttpRequest, project: Project, report_id: int, fmt: s
         raise Http404("Unknown format.")
     try:
         report = selectors.report_get_done(project=project, report_id=report_id)
-    except selectors.NotFound as exc:
-        raise Http404(exc.message) from exc
+    except selectors.NotFound:
+        raise  # the 404 page (common.errors); "not finished yet" is a 409
     except ApplicationError as exc:
         return HttpResponse(exc.message, status=409, content_type="text/plain")
     return _streamed(report_download(actor=request.user, report=report, fmt=fmt))

@@ -8,10 +8,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db.models import Count, Max, Q, QuerySet
-from django.http import Http404
 from django.utils.module_loading import import_string
 
-from common.exceptions import AccessDenied
+from common.exceptions import AccessDenied, NotFound
 from common.models import Project, ProjectRole, User
 from common.selectors import project_roles_for_user
 from guidelines.diffing import DiffRow, prose_diff
@@ -80,7 +79,7 @@ def guideline_list(*, project: Project) -> QuerySet[Guideline]:
 def guideline_get(*, project: Project, guideline_id: int) -> Guideline:
     guideline = Guideline.objects.filter(project=project, pk=guideline_id).first()
     if guideline is None:
-        raise Http404("No such guideline in this project.")
+        raise NotFound("No such guideline in this project.")
     return guideline
 
 
@@ -100,7 +99,7 @@ def guideline_version_get(*, guideline: Guideline, number: int) -> GuidelineVers
         .first()
     )
     if version is None:
-        raise Http404("No such version.")
+        raise NotFound("No such version.")
     return version
 
 

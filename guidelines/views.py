@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -85,7 +84,7 @@ def guideline_list_page(request: HttpRequest, project: Project) -> HttpResponse:
     form = GuidelineCreateForm(request.POST or None)
     if request.method == "POST":
         if not is_lead:
-            raise PermissionDenied("Only leads create guidelines.")
+            raise AccessDenied("Only leads create guidelines.")
         if form.is_valid():
             try:
                 guideline = guideline_create(
@@ -287,12 +286,10 @@ def _read_context(request: HttpRequest, project: Project, version: GuidelineVers
 
 
 def _readable_version(request: HttpRequest, project: Project, gid: int, n: int) -> GuidelineVersion:
-    try:
-        return guideline_version_for_actor(
-            actor=request.user, project=project, guideline_id=gid, number=n
-        )
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    # AccessDenied becomes the 403 page in common.errors.DomainErrorMiddleware.
+    return guideline_version_for_actor(
+        actor=request.user, project=project, guideline_id=gid, number=n
+    )
 
 
 @project_view(EVERYONE)
@@ -300,10 +297,7 @@ def guideline_read_page(
     request: HttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
-    try:
-        context = _read_context(request, project, version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    context = _read_context(request, project, version)
     return render(request, "guidelines/read.html", context)
 
 
@@ -313,11 +307,8 @@ def guideline_acknowledge(
     request: HttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
-    try:
-        guideline_version_acknowledge(actor=request.user, version=version)
-        context = _read_context(request, project, version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    guideline_version_acknowledge(actor=request.user, version=version)
+    context = _read_context(request, project, version)
     if not request.htmx:
         return redirect("guideline-read", project.slug, guideline_id, number)
     return render(request, "guidelines/read.html#ack", context)
@@ -329,10 +320,7 @@ def guideline_quiz(
     request: HttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
-    try:
-        context = _read_context(request, project, version)
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    context = _read_context(request, project, version)
     answers = {
         item["id"]: answers_from_post(
             version.rubric,
@@ -348,8 +336,8 @@ def guideline_quiz(
             actor=request.user, version=version, answers=answers
         )
         context.update(_read_context(request, project, version))
-    except AccessDenied as exc:
-        raise PermissionDenied(exc.message) from exc
+    except AccessDenied:
+        raise  # the 403 page, not a quiz error
     except ApplicationError as exc:
         context["quiz_error"] = exc.message
         context["quiz_errors"] = exc.extra.get("errors", {})

@@ -134,7 +134,7 @@ class Finding:
 
 def blinding_terms(*, task: Task) -> list[tuple[str, str]]:
     """(rule, term) pairs the check looks for in `task`'s outputs."""
-    configured = getattr(settings, "ANNOTATION_BLINDING_TERMS", DEFAULT_BLINDING_TERMS)
+    configured = settings.ANNOTATION_BLINDING_TERMS or DEFAULT_BLINDING_TERMS
     terms = [("vendor", term) for term in configured]
     terms += [("task_term", term) for term in task.blinding_terms or []]
     for name in System.objects.filter(project_id=task.project_id).values_list("name", flat=True):

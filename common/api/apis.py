@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -133,3 +136,21 @@ class ProjectAuditApi(ProjectAPIView):
     def get(self, request: Request, slug: str) -> Response:
         events = audit_events_for_project(project=self.project)[:500]
         return Response(self.OutputSerializer(events, many=True).data)
+
+
+class TokenObtainApi(ObtainAuthToken):
+    """`POST /api/auth/token/`: DRF's token view, throttled and never cached.
+
+    The serializer authenticates with the underlying HttpRequest, so django-axes counts
+    a wrong password against the client address and, once locked out, its middleware
+    answers 429 (common/auth.py). A token is a password: `Cache-Control: no-store`.
+    """
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "request": self.request._request}
+
+    def finalize_response(self, request: Any, response: Any, *args: Any, **kwargs: Any) -> Any:
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["Cache-Control"] = "no-store"
+        response["Pragma"] = "no-cache"
+        return response

@@ -26,7 +26,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 
-TOKEN_CACHE_SECONDS: float = getattr(settings, "API_TOKEN_CACHE_SECONDS", 30.0)
+TOKEN_CACHE_SECONDS: float = settings.API_TOKEN_CACHE_SECONDS
 TOKEN_CACHE_MAX = 10_000
 
 # key -> (expires at (monotonic), user, token); the lock only guards eviction.

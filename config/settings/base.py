@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -30,6 +32,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "template_partials",
+    "axes",
     "common",
     "annotation",
     "guidelines",
@@ -41,6 +44,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Outside CommonMiddleware, so it sees a missing-slash 404 already redirected.
+    "common.errors.DomainErrorMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -48,6 +53,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "common.middleware.ContentSecurityPolicyMiddleware",
+    # Last, as django-axes asks: turns a locked-out login into the lockout page (429).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -77,11 +84,67 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "common.User"
+AUTHENTICATION_BACKENDS = [
+    # Refuses a locked-out username + address before any password is checked.
+    "common.auth.LoginThrottleBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Catches what the similarity ratio lets through: "crowd5crowd5" for user crowd5.
+    {"NAME": "common.auth.PasswordNotDerivedValidator"},
 ]
+
+# Log-in throttling (django-axes; why axes: README "Libraries"). Failures are counted
+# per username and client address in PostgreSQL, so every web process shares them; the
+# next attempt after AXES_FAILURE_LIMIT failures gets the lockout page (429) or, on
+# /api/auth/token/, a JSON 429, until AXES_COOLOFF_TIME has passed.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "common.auth.lockout_response"
+AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not needed; failures are kept
+# The client address: REMOTE_ADDR unless a trusted proxy count is given, in which case
+# the address that many hops from the right of X-Forwarded-For (docs/deploy.md).
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_PROXY_ORDER = "right-most"
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+
+# Crowd entry links (annotation/views_tasks.py): new worker accounts one client address
+# may open through one link per hour. The per-link total is the task pool's own cap.
+CROWD_ENTRY_NEW_WORKERS_PER_ADDRESS_PER_HOUR = env.int(
+    "CROWD_ENTRY_NEW_WORKERS_PER_ADDRESS_PER_HOUR", default=3
+)
+
+# A cache every process shares (rate limits) when CACHE_URL is a redis:// URL; the
+# per-process memory cache otherwise (the demo, tests).
+CACHE_URL = env("CACHE_URL", default="")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL.startswith(("redis://", "rediss://", "unix://"))
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# Invitations to a project (common/services.py) are sent from this address.
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="judgebench@localhost")
+# EMAIL_URL, e.g. smtp+tls://user:password@mail.example.org:587; the demo prints mail.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email["EMAIL_HOST"] or "localhost"
+EMAIL_PORT = _email["EMAIL_PORT"] or 25
+EMAIL_HOST_USER = _email["EMAIL_HOST_USER"] or ""
+EMAIL_HOST_PASSWORD = _email["EMAIL_HOST_PASSWORD"] or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+PROJECT_INVITATION_DAYS = env.int("PROJECT_INVITATION_DAYS", default=14)
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
@@ -92,7 +155,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = env.path("STATIC_ROOT", default=str(BASE_DIR / "var" / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(BASE_DIR / "var" / "media"))
 MEDIA_URL = "/media/"
@@ -154,9 +217,6 @@ EXPORT_DIRECT_MAX_ROWS = env.int("EXPORT_DIRECT_MAX_ROWS", default=50_000)
 # together they bound an export's memory, whatever its size.
 EXPORT_READ_BLOCK_BYTES = env.int("EXPORT_READ_BLOCK_BYTES", default=4 * 1024 * 1024)
 EXPORT_PARQUET_ROW_GROUP = env.int("EXPORT_PARQUET_ROW_GROUP", default=65_536)
-# Test hook only (tests/exports/test_export_worker_kill.py): seconds to sleep after each
-# block, so a job is slow enough to be killed halfway. Never set in production.
-EXPORT_TEST_THROTTLE_SECONDS = env.float("EXPORT_TEST_THROTTLE_SECONDS", default=0.0)
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -167,9 +227,32 @@ X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
 
+# Settings read elsewhere, declared here with their defaults.
+# Seconds an API token stays in a process's cache (common/api/auth.py).
+API_TOKEN_CACHE_SECONDS = env.float("API_TOKEN_CACHE_SECONDS", default=30.0)
+# The claim path's statements are prepared on the server (annotation/services).
+ANNOTATION_PREPARED_STATEMENTS = env.bool("ANNOTATION_PREPARED_STATEMENTS", default=True)
+# Words the blinding check looks for; None: annotation.services.blinding's own list.
+ANNOTATION_BLINDING_TERMS: list[str] | None = None
+# The symbol pay amounts are shown with (read plainly: django-environ takes "$" for a
+# reference to another variable).
+JUDGEBENCH_PAY_CURRENCY = os.environ.get("JUDGEBENCH_PAY_CURRENCY", "$")
+# Dotted path of a callable (actor, version) -> bool narrowing which annotators read a
+# guideline version; None: project annotators (guidelines/selectors.py).
+GUIDELINES_ANNOTATOR_CHECK: str | None = None
+
+LOG_LEVEL = env("LOG_LEVEL", default="WARNING")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="WARNING")},
+    "filters": {"client_errors": {"()": "common.errors.ClientErrorsWithoutTraceback"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "filters": ["client_errors"]},
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # Django's defaults give "django" a console handler of its own (in DEBUG) besides
+        # the root's, which printed every line twice; its records go to the root only.
+        "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+    },
 }
