@@ -61,3 +61,24 @@ def test_unknown_prompt_ids_are_named_in_the_form(db):
     )
     assert response.status_code == 400
     assert "Unknown prompt ids: no-such-prompt" in response.content.decode()
+
+
+def test_another_projects_task_id_is_refused_not_a_server_error(db):
+    """Issue 15's probe: a lead of project A with a task id of project B on A's pages."""
+    mine = build_scenario(n_prompts=1, n_systems=1, n_annotators=0)
+    theirs = build_scenario(n_prompts=1, n_systems=1, n_annotators=0)
+    client = Client()
+    client.force_login(mine.lead)
+    base = f"/p/{mine.project.slug}/tasks/{theirs.task.pk}/"
+    for method, url in [
+        ("get", base),
+        ("post", base + "pause/"),
+        ("post", base + "close/"),
+        ("get", base + "payouts/"),
+        ("get", base + "payouts.csv"),
+    ]:
+        response = getattr(client, method)(url)
+        assert response.status_code in (403, 404), (url, response.status_code)
+        assert "Not allowed" in response.content.decode() or response.status_code == 404
+    theirs.task.refresh_from_db()
+    assert theirs.task.status == TaskStatus.LIVE
