@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -190,7 +189,6 @@ def export_batches(
     else:
         connection.ensure_connection()
         raw = connection.connection
-    throttle = float(getattr(settings, "EXPORT_TEST_THROTTLE_SECONDS", 0) or 0)
     schema = query.schema
     size = int(settings.EXPORT_READ_BLOCK_BYTES)
     read_options = pacsv.ReadOptions(
@@ -219,8 +217,6 @@ def export_batches(
             del table
             if on_batch is not None:
                 on_batch(seen)
-            if throttle:
-                time.sleep(throttle)
         if reader.sent >= 0 and reader.sent != seen:
             raise ExportIncomplete(f"The database sent {reader.sent} rows but {seen} were read.")
     finally:

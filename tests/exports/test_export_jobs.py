@@ -89,7 +89,6 @@ def test_progress_is_written_while_a_job_runs(committed, settings, monkeypatch):
     import exports.selectors as selectors
 
     settings.EXPORT_READ_BLOCK_BYTES = 2048
-    settings.EXPORT_TEST_THROTTLE_SECONDS = 0.01
     job = _job(committed, "jsonl")
     seen = []
     real = selectors.export_batches

@@ -29,13 +29,13 @@ def test_a_killed_export_leaves_no_complete_looking_file_and_the_retry_finishes(
     annotated = committed
     env = {
         # Slow the export down deterministically: a tiny read block and a pause after
-        # each, so the kill lands mid-file.
-        "EXPORT_TEST_THROTTLE_SECONDS": "0.4",
+        # each (tests/slow_export_worker.py), so the kill lands mid-file.
+        "SLOW_EXPORT_SECONDS": "0.4",
         "EXPORT_READ_BLOCK_BYTES": "2048",
         "EXPORT_PARQUET_ROW_GROUP": "4",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
-    first = celery_worker_factory(extra_env=env)
+    first = celery_worker_factory(app="tests.slow_export_worker", extra_env=env)
     job = export_job_request(
         actor=annotated.researcher,
         project=annotated.project,
@@ -53,7 +53,7 @@ def test_a_killed_export_leaves_no_complete_looking_file_and_the_retry_finishes(
     left = sorted(p.name for p in folder.iterdir())
     assert left and all(name.endswith(".partial") for name in left), left
 
-    second = celery_worker_factory(extra_env=env)
+    second = celery_worker_factory(app="tests.slow_export_worker", extra_env=env)
     wait_until(
         lambda: ExportJob.objects.get(pk=job.pk).status in (ExportStatus.DONE, ExportStatus.FAILED),
         timeout=120,
