@@ -236,7 +236,12 @@ class TaskPool(TimeStampedModel):
     require_quiz = models.BooleanField(default=False)
     # The crowd entry link carries this token, never the task or pool id.
     entry_token = models.CharField(max_length=64, unique=True)
+    # A secret, never shown: each worker's completion code is derived from it
+    # (annotation/codes.py), so a code cannot be passed on to another worker.
     completion_code = models.CharField(max_length=32)
+    # How many workers the crowd link may sign up; None: as many as the slots need at
+    # the per-annotator cap (annotation.selectors.crowd_link_worker_limit).
+    max_workers = models.PositiveIntegerField(null=True, blank=True)
     slots_created = models.BooleanField(default=False)
 
     class Meta:
@@ -254,10 +259,19 @@ class TaskPool(TimeStampedModel):
                 condition=models.Q(gold_share__gte=0, gold_share__lte=1),
                 name="task_pool_gold_share_range",
             ),
+            models.CheckConstraint(
+                condition=models.Q(max_workers__isnull=True) | models.Q(max_workers__gte=1),
+                name="task_pool_max_workers_min",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.task} / {self.pool}"
+
+    def worker_completion_code(self, user_id: int) -> str:
+        from annotation.codes import worker_code
+
+        return worker_code(secret=self.completion_code, user_id=user_id)
 
 
 class Unit(models.Model):

@@ -23,6 +23,7 @@ from annotation.models import (
     Assignment,
     AssignmentStatus,
     PoolKind,
+    Slot,
     Task,
     TaskPool,
     TaskPoolWorker,
@@ -256,7 +257,7 @@ def annotator_completion(*, actor: User, task: Task) -> dict[str, Any]:
     )
     code = None
     if worker is not None and worker.task_pool.pool.kind == PoolKind.CROWD:
-        code = worker.task_pool.completion_code
+        code = worker.task_pool.worker_completion_code(actor.pk)
     return {"done": worker is not None, "completion_code": code, "progress": progress}
 
 
@@ -264,6 +265,30 @@ def annotator_has_crowd_pool(*, actor: User, task: Task) -> bool:
     return TaskPool.objects.filter(
         Q(pool__kind=PoolKind.CROWD), task=task, pool__members__user=actor
     ).exists()
+
+
+def crowd_link_worker_limit(*, task_pool: TaskPool) -> int:
+    """How many workers the crowd link may sign up: the lead's `max_workers`, else as
+    many as the pool's slots need at the per-annotator cap (every slot if uncapped)."""
+    if task_pool.max_workers is not None:
+        return task_pool.max_workers
+    slots = Slot.objects.filter(task_pool=task_pool).count()
+    cap = task_pool.per_annotator_cap
+    return max(1, -(-slots // cap) if cap else slots)
+
+
+def crowd_link_workers_joined(*, task_pool: TaskPool) -> int:
+    return TaskPoolWorker.objects.filter(task_pool=task_pool).count()
+
+
+def crowd_worker_account(*, task_pool: TaskPool, username: str) -> User | None:
+    """The account a returning worker already has in this task pool, if any."""
+    worker = (
+        TaskPoolWorker.objects.filter(task_pool=task_pool, user__username=username)
+        .select_related("user")
+        .first()
+    )
+    return worker.user if worker is not None else None
 
 
 def task_pool_by_entry_token(*, token: str) -> TaskPool:

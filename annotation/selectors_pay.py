@@ -38,6 +38,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Least
 from django.utils import timezone
 
+from annotation.codes import worker_code
 from annotation.models import (
     Annotation,
     Assignment,
@@ -136,6 +137,9 @@ class PayLine:
     pool: str = ""
     pool_kind: str = ""
     worker_id: str = ""
+    # A crowd worker's own completion code (annotation/codes.py), to match the code
+    # they entered on the crowd platform.
+    completion_code: str = ""
 
     @property
     def hours(self) -> float:
@@ -157,7 +161,12 @@ def _pay_lines(annotations: QuerySet[Annotation], *, with_people: bool = False) 
         "task_pool__task__pay_per_item",
     ]
     if with_people:
-        group += ["annotator__username", "task_pool__pool__name", "task_pool__pool__kind"]
+        group += [
+            "annotator__username",
+            "task_pool__pool__name",
+            "task_pool__pool__kind",
+            "task_pool__completion_code",
+        ]
     rows = (
         annotations.order_by()
         .values(*group)
@@ -195,6 +204,13 @@ def _pay_lines(annotations: QuerySet[Annotation], *, with_people: bool = False) 
                 pool=row.get("task_pool__pool__name", ""),
                 pool_kind=row.get("task_pool__pool__kind", ""),
                 worker_id=row.get("worker_id") or "",
+                completion_code=(
+                    worker_code(
+                        secret=row["task_pool__completion_code"], user_id=row["annotator_id"]
+                    )
+                    if row.get("task_pool__pool__kind") == PoolKind.CROWD
+                    else ""
+                ),
             )
         )
     return lines
@@ -368,7 +384,7 @@ def annotator_task_overview(*, actor: User) -> list[dict[str, Any]]:
         if worker is not None and worker.completed_at is not None:
             entry["done"] = True
             if tp.pool.kind == PoolKind.CROWD:
-                entry["completion_code"] = tp.completion_code
+                entry["completion_code"] = tp.worker_completion_code(actor.pk)
     for entry in tasks.values():
         total = entry["submitted"] + entry["left"]
         entry["percent"] = round(100 * entry["submitted"] / total) if total else 100

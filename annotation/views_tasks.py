@@ -8,14 +8,15 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from annotation.models import FlagResolution, Pairing, PayMode, TaskMode
+from annotation.models import FlagResolution, Pairing, PayMode, TaskMode, TaskPool
 from annotation.selectors import (
     CROWD_LINK_QUERY,
     blinding_flag_get,
@@ -31,19 +32,26 @@ from annotation.selectors import (
     task_progress,
 )
 from annotation.selectors_annotator import (
+    crowd_link_worker_limit,
+    crowd_link_workers_joined,
+    crowd_worker_account,
     task_pool_by_entry_token,
 )
 from annotation.services.blinding import blinding_check_run, blinding_flag_resolve
 from annotation.services.tasks import (
     crowd_worker_enter,
+    crowd_worker_id_check,
+    crowd_worker_username,
     task_close,
     task_create,
     task_launch,
     task_pause,
     task_pool_add,
+    task_pool_max_workers_set,
 )
 from common.exceptions import AccessDenied, ApplicationError
 from common.models import Project, ProjectRole
+from common.ratelimit import client_address, rate_limit_allow
 from common.views import project_view
 
 # -- lead pages -----------------------------------------------------------------
@@ -80,6 +88,9 @@ class TaskPoolForm(forms.Form):
     per_annotator_cap = forms.IntegerField(required=False, min_value=1)
     gold_share = forms.FloatField(min_value=0, max_value=1, initial=0)
     require_quiz = forms.BooleanField(required=False)
+    max_workers = forms.IntegerField(
+        required=False, min_value=1, help_text="Crowd link: most workers it signs up."
+    )
 
 
 def _task_form(project: Project, data: Any = None) -> TaskCreateForm:
@@ -137,6 +148,9 @@ def task_detail_page(request: HttpRequest, project: Project, task_id: int) -> Ht
     for row in progress:
         path = reverse("crowd-entry", args=[row["task_pool"].entry_token])
         row["crowd_link"] = request.build_absolute_uri(path) + CROWD_LINK_QUERY
+        if row["kind"] == "crowd":
+            row["workers_joined"] = crowd_link_workers_joined(task_pool=row["task_pool"])
+            row["worker_limit"] = crowd_link_worker_limit(task_pool=row["task_pool"])
     context = {
         "project": project,
         "task": task,
@@ -172,6 +186,14 @@ def task_action(request: HttpRequest, project: Project, task_id: int, action: st
             data = dict(form.cleaned_data)
             pool = pool_get(project=project, pool_id=data.pop("pool"))
             task_pool_add(actor=request.user, task=task, pool=pool, **data)
+        elif action == "crowd-limit":
+            task_pool = task.task_pools.filter(pk=int(request.POST.get("task_pool", 0))).first()
+            if task_pool is None:
+                raise ApplicationError("No such pool on this task.")
+            raw = request.POST.get("max_workers", "").strip()
+            task_pool_max_workers_set(
+                actor=request.user, task_pool=task_pool, max_workers=int(raw) if raw else None
+            )
         elif action == "resolve-flag":
             flag = blinding_flag_get(task=task, flag_id=int(request.POST.get("flag", 0)))
             resolution = request.POST.get("resolution", "")
@@ -191,33 +213,65 @@ def task_action(request: HttpRequest, project: Project, task_id: int, action: st
 WORKER_PARAMS = ("worker_id", "PROLIFIC_PID", "workerId")
 STUDY_PARAMS = ("study_id", "STUDY_ID", "hitId")
 SESSION_PARAMS = ("session_id", "SESSION_ID", "assignmentId")
+CROWD_TEMPLATE = "annotation/crowd_entry.html"
 
 
-def _first_param(request: HttpRequest, names: tuple[str, ...]) -> str:
-    return next((request.GET[name] for name in names if request.GET.get(name)), "")
+def _first_param(params: QueryDict, names: tuple[str, ...]) -> str:
+    return next((params[name] for name in names if params.get(name)), "")
 
 
-@require_GET
+def _crowd_page(
+    request: HttpRequest, task_pool: TaskPool | None, status: int = 200, **context: Any
+) -> HttpResponse:
+    task = task_pool.task if task_pool is not None else None
+    context = {"task": task, **context}
+    return render(request, CROWD_TEMPLATE, context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
 def crowd_entry(request: HttpRequest, token: str) -> HttpResponse:
-    """A crowd worker arrives from the platform: sign them in to their pool account."""
+    """A crowd worker arrives from the platform.
+
+    GET only shows a landing page: a link must not log anyone in (a page elsewhere
+    could otherwise sign its visitors into an account of its choosing). The worker
+    starts with a POST carrying the page's CSRF token. A browser already signed in to
+    another account is told so and never switched.
+    """
     try:
         task_pool = task_pool_by_entry_token(token=token)
-        user = crowd_worker_enter(
-            task_pool=task_pool,
-            worker_id=_first_param(request, WORKER_PARAMS),
-            study_id=_first_param(request, STUDY_PARAMS),
-            session_id=_first_param(request, SESSION_PARAMS),
-        )
     except AccessDenied:
-        return render(
-            request,
-            "annotation/task_crowd_error.html",
-            {"message": "This link is not valid."},
-            status=404,
-        )
+        return _crowd_page(request, None, status=404, message="This link is not valid.")
+    params = request.POST if request.method == "POST" else request.GET
+    ids = {
+        "worker_id": _first_param(params, WORKER_PARAMS).strip(),
+        "study_id": _first_param(params, STUDY_PARAMS)[:128],
+        "session_id": _first_param(params, SESSION_PARAMS)[:128],
+    }
+    try:
+        worker_id = crowd_worker_id_check(ids["worker_id"])
     except ApplicationError as exc:
-        return render(
-            request, "annotation/task_crowd_error.html", {"message": exc.message}, status=400
+        return _crowd_page(request, task_pool, status=400, message=exc.message)
+    username = crowd_worker_username(task_pool=task_pool, worker_id=worker_id)
+    signed_in = request.user if request.user.is_authenticated else None
+    if signed_in is not None and signed_in.get_username() != username:
+        # Never switch a session: a lead testing the link stays who they are.
+        return _crowd_page(
+            request, task_pool, status=409, signed_in_as=signed_in.get_username(), ids=ids
         )
-    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    if request.method == "GET":
+        return _crowd_page(request, task_pool, ids=ids, returning=signed_in is not None)
+    known = crowd_worker_account(task_pool=task_pool, username=username) is not None
+    if not known and not rate_limit_allow(
+        key=f"crowd-new:{task_pool.pk}:{client_address(request)}",
+        limit=settings.CROWD_ENTRY_NEW_WORKERS_PER_ADDRESS_PER_HOUR,
+        window_seconds=3600,
+    ):
+        message = "Too many new workers from your address through this link; try again later."
+        return _crowd_page(request, task_pool, status=429, message=message)
+    try:
+        user = crowd_worker_enter(task_pool=task_pool, **{**ids, "worker_id": worker_id})
+    except ApplicationError as exc:
+        return _crowd_page(request, task_pool, status=400, message=exc.message)
+    if signed_in is None:
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     return redirect("annotate-task", public_id=task_pool.task.public_id)

@@ -29,6 +29,7 @@ from annotation.selectors import (
     unit_get,
     user_by_username,
 )
+from annotation.selectors_annotator import crowd_link_worker_limit, crowd_link_workers_joined
 from annotation.services.blinding import blinding_check_run, blinding_flag_resolve
 from annotation.services.pools import pool_member_add, pool_member_remove
 from annotation.services.tasks import (
@@ -78,7 +79,12 @@ class PoolProgressSerializer(serializers.Serializer):
     flagged = serializers.IntegerField()
     expired = serializers.IntegerField()
     crowd_link = serializers.CharField()
-    completion_code = serializers.CharField(source="task_pool.completion_code")
+    # Crowd pools only (null otherwise): how many workers the link signed up, and the
+    # most it may (`max_workers`, or what the slots need at the cap). Each worker gets
+    # a completion code of their own, listed in the payouts.
+    max_workers = serializers.IntegerField(source="task_pool.max_workers", allow_null=True)
+    workers_joined = serializers.IntegerField(allow_null=True)
+    worker_limit = serializers.IntegerField(allow_null=True)
 
 
 def _progress(request: Request, task: Any) -> list[dict[str, Any]]:
@@ -86,6 +92,10 @@ def _progress(request: Request, task: Any) -> list[dict[str, Any]]:
     for row in rows:
         path = reverse("crowd-entry", args=[row["task_pool"].entry_token])
         row["crowd_link"] = request.build_absolute_uri(path) + CROWD_LINK_QUERY
+        crowd = row["kind"] == "crowd"
+        tp = row["task_pool"]
+        row["workers_joined"] = crowd_link_workers_joined(task_pool=tp) if crowd else None
+        row["worker_limit"] = crowd_link_worker_limit(task_pool=tp) if crowd else None
     return rows
 
 
@@ -166,6 +176,7 @@ class TaskPoolAddApi(ProjectAPIView):
         per_annotator_cap = serializers.IntegerField(min_value=1, required=False, allow_null=True)
         gold_share = serializers.FloatField(min_value=0, max_value=1, default=0)
         require_quiz = serializers.BooleanField(default=False)
+        max_workers = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={201: PoolProgressSerializer(many=True)})
     def post(self, request: Request, slug: str, task_id: int) -> Response:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import random
 import re
 import secrets
-import string
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from decimal import Decimal
@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
+from annotation.codes import pool_secret_new
 from annotation.models import (
     AnnotatorPool,
     BlindingFlag,
@@ -38,11 +39,6 @@ from common.services import audit_record
 
 # Above this many outputs, unit generation goes to a Celery worker.
 SYNC_GENERATION_LIMIT = 50_000
-
-
-def _completion_code() -> str:
-    alphabet = string.ascii_uppercase + string.digits
-    return "".join(secrets.choice(alphabet) for _ in range(10))
 
 
 def _guideline_version_check(*, project: Project, guideline_version: Any) -> None:
@@ -294,8 +290,12 @@ def task_pool_add(
     per_annotator_cap: int | None = None,
     gold_share: float = 0.0,
     require_quiz: bool = False,
+    max_workers: int | None = None,
 ) -> TaskPool:
-    """Let `pool` work on `task` with redundancy k; on a live task its slots appear at once."""
+    """Let `pool` work on `task` with redundancy k; on a live task its slots appear at once.
+
+    `max_workers` caps how many workers a crowd pool's entry link signs up (None: as
+    many as the slots need at the per-annotator cap)."""
     task = Task.objects.select_for_update().get(pk=task.pk)
     if pool.project_id != task.project_id:
         raise ApplicationError("The pool belongs to another project.")
@@ -307,6 +307,8 @@ def task_pool_add(
         raise ApplicationError("The gold share is between 0 and 1.")
     if per_annotator_cap is not None and per_annotator_cap < 1:
         raise ApplicationError("The per-annotator cap is at least 1.")
+    if max_workers is not None and max_workers < 1:
+        raise ApplicationError("The crowd link's worker limit is at least 1.")
     if TaskPool.objects.filter(task=task, pool=pool).exists():
         raise ApplicationError(f"Pool '{pool.name}' already works on this task.")
     task_pool = TaskPool.objects.create(
@@ -316,8 +318,9 @@ def task_pool_add(
         per_annotator_cap=per_annotator_cap,
         gold_share=gold_share,
         require_quiz=require_quiz,
+        max_workers=max_workers,
         entry_token=secrets.token_urlsafe(24),
-        completion_code=_completion_code(),
+        completion_code=pool_secret_new(),
     )
     if task.status in (TaskStatus.LIVE, TaskStatus.PAUSED):
         _slots_create(task_pool=task_pool)
@@ -334,7 +337,30 @@ def task_pool_add(
             "per_annotator_cap": per_annotator_cap,
             "gold_share": gold_share,
             "require_quiz": require_quiz,
+            "max_workers": max_workers,
         },
+    )
+    return task_pool
+
+
+@transaction.atomic
+def task_pool_max_workers_set(
+    *, actor: User, task_pool: TaskPool, max_workers: int | None
+) -> TaskPool:
+    """Change how many workers the crowd link may sign up (raise it to replace dropouts)."""
+    if max_workers is not None and max_workers < 1:
+        raise ApplicationError("The crowd link's worker limit is at least 1.")
+    task_pool = TaskPool.objects.select_for_update().select_related("task").get(pk=task_pool.pk)
+    before = task_pool.max_workers
+    task_pool.max_workers = max_workers
+    task_pool.save(update_fields=["max_workers", "updated_at"])
+    audit_record(
+        actor=actor,
+        project=task_pool.task.project,
+        action="task.pool_max_workers",
+        target=task_pool,
+        guideline_version=task_pool.task.guideline_version,
+        details={"task": task_pool.task_id, "before": before, "after": max_workers},
     )
     return task_pool
 
@@ -487,31 +513,52 @@ def unit_mark_gold(*, actor: User, unit: Unit, answers: dict[str, Any] | None) -
 CROWD_WORKER_ID_RE = re.compile(r"^[A-Za-z0-9_.:@\-]{1,128}$")
 
 
+def crowd_worker_id_check(worker_id: str) -> str:
+    """The platform's worker id, stripped, or ApplicationError."""
+    worker_id = worker_id.strip()
+    if not CROWD_WORKER_ID_RE.match(worker_id):
+        raise ApplicationError("The link carries no valid worker id.")
+    return worker_id
+
+
+def crowd_worker_username(*, task_pool: TaskPool, worker_id: str) -> str:
+    """The account name a worker id gets in a crowd pool (ids are not shown as names)."""
+    digest = hashlib.sha256(f"{task_pool.pool_id}:{worker_id}".encode()).hexdigest()[:20]
+    return f"crowd-{task_pool.pool_id}-{digest}"
+
+
 @transaction.atomic
 def crowd_worker_enter(
     *, task_pool: TaskPool, worker_id: str, study_id: str = "", session_id: str = ""
 ) -> User:
-    """First visit of a crowd worker through a task link: an annotator account in the
-    pool, keyed by the platform's worker id; later visits find the same account.
+    """A crowd worker's visit through a task link: an annotator account in the pool,
+    keyed by the platform's worker id; later visits find the same account.
 
     The account has no usable password: the link is the credential, as on crowd
-    platforms, so the entry token must only be given to the platform.
+    platforms, so the entry token must only be given to the platform. A worker new to
+    this link counts against its limit (`crowd_link_worker_limit`), checked under a
+    lock on the task pool so two visits cannot both take the last place.
     """
-    import hashlib
-
     from annotation.models import PoolKind, PoolMembership, TaskPoolWorker
+    from annotation.selectors_annotator import crowd_link_worker_limit
     from common.models import ProjectMembership, ProjectRole
 
-    worker_id = worker_id.strip()
-    if not CROWD_WORKER_ID_RE.match(worker_id):
-        raise ApplicationError("The link carries no valid worker id.")
+    worker_id = crowd_worker_id_check(worker_id)
     task = task_pool.task
     if task_pool.pool.kind != PoolKind.CROWD:
         raise ApplicationError("This link is not a crowd link.")
     if task.status not in (TaskStatus.LIVE, TaskStatus.PAUSED):
         raise ApplicationError("This study is not open.")
-    digest = hashlib.sha256(f"{task_pool.pool_id}:{worker_id}".encode()).hexdigest()[:20]
-    user, created = User.objects.get_or_create(username=f"crowd-{task_pool.pool_id}-{digest}")
+    username = crowd_worker_username(task_pool=task_pool, worker_id=worker_id)
+    if not TaskPoolWorker.objects.filter(task_pool=task_pool, user__username=username).exists():
+        TaskPool.objects.select_for_update().filter(pk=task_pool.pk).first()
+        joined_here = TaskPoolWorker.objects.filter(task_pool=task_pool).count()
+        if joined_here >= crowd_link_worker_limit(task_pool=task_pool):
+            raise ApplicationError(
+                "This study has all the workers it needs. Please return it on your "
+                "crowd platform; you will not be asked for a completion code."
+            )
+    user, created = User.objects.get_or_create(username=username)
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])

@@ -108,13 +108,18 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "common.auth.lockout_response"
 AXES_DISABLE_ACCESS_LOG = True  # successful log-ins are not needed; failures are kept
-# The client address: REMOTE_ADDR unless a trusted proxy count is given, in which case
-# the address that many hops from the right of X-Forwarded-For (docs/deploy.md).
-AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
-AXES_IPWARE_PROXY_ORDER = "right-most"
-AXES_IPWARE_META_PRECEDENCE_ORDER = (
-    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
-)
+# The client's address (log-in lockout, crowd-link rate limit: common.ratelimit):
+# REMOTE_ADDR, unless TRUSTED_PROXY_COUNT reverse proxies stand in front of gunicorn,
+# each appending the address it saw to X-Forwarded-For; then the entry the outermost
+# proxy appended. Entries left of it are the client's own and could be forged.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_ORDER = "left-most"
+if TRUSTED_PROXY_COUNT:
+    AXES_IPWARE_META_PRECEDENCE_ORDER: tuple[str, ...] = ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR")
+    AXES_IPWARE_PROXY_COUNT: int | None = TRUSTED_PROXY_COUNT - 1
+else:
+    AXES_IPWARE_META_PRECEDENCE_ORDER = ("REMOTE_ADDR",)
+    AXES_IPWARE_PROXY_COUNT = None
 
 # Crowd entry links (annotation/views_tasks.py): new worker accounts one client address
 # may open through one link per hour. The per-link total is the task pool's own cap.
@@ -246,13 +251,13 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"client_errors": {"()": "common.errors.ClientErrorsWithoutTraceback"}},
-    "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["client_errors"]},
-    },
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # Django's defaults give "django" a console handler of its own (in DEBUG) besides
         # the root's, which printed every line twice; its records go to the root only.
         "django": {"handlers": [], "level": LOG_LEVEL, "propagate": True},
+        # A refused request is logged in one line, without a traceback.
+        "django.request": {"filters": ["client_errors"]},
     },
 }

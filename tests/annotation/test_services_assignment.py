@@ -112,7 +112,7 @@ def test_cap_ends_the_quota_and_gives_the_completion_code(scenario_factory):
     assert annotator_completion(actor=ann, task=s.task)["completion_code"] is None
     assert task_pool_worker_complete(actor=ann, task=s.task)
     done = annotator_completion(actor=ann, task=s.task)
-    assert done["done"] and done["completion_code"] == s.task_pool.completion_code
+    assert done["done"] and done["completion_code"] == s.task_pool.worker_completion_code(ann.pk)
     assert done["progress"] == {"submitted": 2, "cap": 2}
 
 

@@ -48,7 +48,9 @@ def test_lead_creates_configures_launches_and_watches_a_task(scenario_factory):
     detail = lead.get(reverse("api-task", args=[slug, task_id])).json()
     pool = detail["pools"][0]
     assert (pool["slots"], pool["done"], pool["redundancy"]) == (8, 0, 2)
-    assert "/crowd/" in pool["crowd_link"] and pool["completion_code"]
+    assert "/crowd/" in pool["crowd_link"] and "completion_code" not in pool
+    # 4 units × k 2 = 8 slots at a cap of 3: the link signs up at most ceil(8 / 3) workers.
+    assert (pool["workers_joined"], pool["worker_limit"], pool["max_workers"]) == (0, 3, None)
 
     ann = api_as(base.annotators[0])
     public_id = detail["public_id"]
@@ -203,7 +205,10 @@ def test_lead_pages_render(scenario_factory):
     client.force_login(s.lead)
     assert client.get(reverse("tasks", args=[s.project.slug])).status_code == 200
     page = client.get(reverse("task-detail", args=[s.project.slug, s.task.pk]))
-    assert page.status_code == 200 and s.task_pool.completion_code in page.content.decode()
+    body = page.content.decode()
+    # The pool's secret is never shown; workers get codes of their own.
+    assert page.status_code == 200 and s.task_pool.completion_code not in body
+    assert "/crowd/" in body and "workers joined" in body
     paused = client.post(reverse("task-action", args=[s.project.slug, s.task.pk, "pause"]))
     assert paused.status_code == 302
     s.task.refresh_from_db()

@@ -170,9 +170,10 @@ def test_no_more_work_page_with_crowd_completion_code(scenario_factory):
     body = client.post(
         reverse("annotate-submit", args=[a.handle]), single_form(), **HX
     ).content.decode()
-    assert "you are done" in body and s.task_pool.completion_code in body
+    code = s.task_pool.worker_completion_code(me.pk)
+    assert "you are done" in body and code in body
     page = client.get(reverse("annotate-task", args=[s.task.public_id])).content.decode()
-    assert s.task_pool.completion_code in page
+    assert code in page and s.task_pool.completion_code not in page
 
 
 def test_expert_pool_gets_no_completion_code(scenario_factory):
