@@ -29,7 +29,16 @@ def _run(args: list[str], env: dict[str, str], *, drop: tuple[str, ...] = ()):
     full = {
         key: value
         for key, value in os.environ.items()
-        if key not in ("DJANGO_SETTINGS_MODULE", "SECRET_KEY", "ALLOWED_HOSTS", *drop)
+        # The browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment
+        # must not (check --deploy says so), and these processes play the deployment.
+        if key
+        not in (
+            "DJANGO_SETTINGS_MODULE",
+            "SECRET_KEY",
+            "ALLOWED_HOSTS",
+            "DJANGO_ALLOW_ASYNC_UNSAFE",
+            *drop,
+        )
     }
     full.update(env, PYTHONPATH=str(ROOT))
     return subprocess.run(
