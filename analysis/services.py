@@ -15,6 +15,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 from django.utils import timezone
 
 from analysis.importing import AnnotationRow, parse_annotations_file
+from analysis.jobs import agreement_report_enqueue
 from analysis.loaders import (
     FILTER_KEYS,
     RAW_COLUMNS,
@@ -279,8 +280,6 @@ def agreement_report_request(
     The computation runs in a Celery job after this transaction commits; pass
     `enqueue=False` to run `agreement_report_compute` yourself (the command line does).
     """
-    from analysis.tasks import agreement_report_compute_task
-
     if (dataset is None) == (task is None):
         raise ApplicationError("Choose exactly one source: a dataset or a task.")
     source = dataset if dataset is not None else task
@@ -309,7 +308,8 @@ def agreement_report_request(
         },
     )
     if enqueue:
-        agreement_report_compute_task.delay_on_commit(report.pk)
+        # After the commit; a broker that is down answers 503 and leaves it retryable.
+        agreement_report_enqueue(report=report)
     return report
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from analysis.jobs import agreement_reports_recover
 from analysis.services import agreement_report_compute
 
 
@@ -19,3 +20,9 @@ from analysis.services import agreement_report_compute
 def agreement_report_compute_task(report_id: int) -> str:
     """Compute one agreement report; idempotent (a done or failed report is left alone)."""
     return agreement_report_compute(report_id=report_id).status
+
+
+@shared_task(acks_late=True, soft_time_limit=5 * 60, time_limit=6 * 60)
+def agreement_reports_recover_task() -> dict[str, list[int]]:
+    """Send stuck reports again or fail those out of attempts (beat, docs/deploy.md)."""
+    return agreement_reports_recover()

@@ -18,6 +18,7 @@ from django_htmx.http import HttpResponseClientRedirect
 from analysis.bias_charts import bias_charts
 from analysis.charts import kappa_statistic, report_charts
 from analysis.importing import detect_format, parse_declarations
+from analysis.jobs import report_job_notice
 from analysis.models import AgreementReport, ReportStatus
 from analysis.selectors import (
     dataset_get,
@@ -206,6 +207,7 @@ def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]
         "report": report,
         "source": report_source_label(report=report),
         "polling": report.status in (ReportStatus.QUEUED, ReportStatus.RUNNING),
+        "job_notice": report_job_notice(report),
     }
     result = report_result(report=report)
     if result is None:

@@ -20,6 +20,14 @@ class NotFound(ApplicationError):
     """The object does not exist in the actor's scope; interfaces answer 404."""
 
 
-class ServiceUnavailable(ApplicationError):
+class ServiceUnavailable(Exception):
     """A service the request needs (the job queue) cannot be reached now; interfaces
-    answer 503 and the work can be retried later."""
+    answer 503 and the work can be retried later.
+
+    Not an ApplicationError: nothing the user did is wrong, so the views' form-error
+    handling (`except ApplicationError`) must not turn it into a 400."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra: dict[str, Any] = {}

@@ -40,11 +40,12 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from analysis.models import AgreementReport, AnnotationDataset, ReportSource
 from analysis.selectors import report_document_json, report_result
-from common.exceptions import ApplicationError
+from common.exceptions import ApplicationError, ServiceUnavailable
 from common.models import Project, ProjectRole, User
 from common.selectors import project_roles_for_user
 from common.services import audit_record, user_ensure_pseudonym
 from exports import selectors
+from exports.jobs import export_job_enqueue
 from exports.layout import ExportQuery
 from exports.models import (
     ANNOTATION_FORMATS,
@@ -614,8 +615,6 @@ def export_job_request(
     enqueue: bool = True,
 ) -> ExportJob:
     """Queue an export; the file is written by a Celery job after this commits."""
-    from exports.tasks import export_job_run_task
-
     options = dict(options or {})
     if kind == ExportKind.ANNOTATIONS:
         if fmt not in ANNOTATION_FORMATS:
@@ -662,7 +661,8 @@ def export_job_request(
         },
     )
     if enqueue:
-        export_job_run_task.delay_on_commit(job.pk)
+        # After the commit; a broker that is down answers 503 and leaves it retryable.
+        export_job_enqueue(job_id=job.pk)
     return job
 
 
@@ -921,8 +921,6 @@ def export_jobs_recover(*, stale_queued_after: timedelta = timedelta(minutes=10)
     """Re-enqueue jobs whose run died: `running` with no live lock holder, or `queued`
     for longer than `stale_queued_after` (their message was lost). Duplicates are
     harmless: a second run of a job finds it locked or finished."""
-    from exports.tasks import export_job_run_task
-
     now = timezone.now()
     candidates = ExportJob.objects.filter(status=ExportStatus.RUNNING).values_list("pk", flat=True)
     recovered = []
@@ -935,7 +933,10 @@ def export_jobs_recover(*, stale_queued_after: timedelta = timedelta(minutes=10)
     ).values_list("pk", flat=True)
     recovered += list(stale)
     for job_id in recovered:
-        export_job_run_task.delay_on_commit(job_id)
+        try:
+            export_job_enqueue(job_id=job_id)
+        except ServiceUnavailable:
+            break  # the broker is down: the next maintenance run tries again
     return recovered
 
 

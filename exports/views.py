@@ -24,6 +24,7 @@ from common.models import Project, ProjectRole
 from common.selectors import project_roles_for_user
 from common.views import project_view
 from exports import selectors
+from exports.jobs import export_jobs_notice_set
 from exports.models import REPORT_FORMATS, ExportStatus
 from exports.services import Download, annotations_export, report_download
 
@@ -100,6 +101,7 @@ def _source(project: Project, value: str) -> dict[str, Any]:
 
 def _context(project: Project, form: AnnotationExportForm) -> dict[str, Any]:
     jobs = list(selectors.export_job_list(project=project)[:50])
+    export_jobs_notice_set(jobs)
     return {
         "project": project,
         "form": form,

@@ -212,6 +212,27 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = 60 * 30
 CELERY_TASK_TIME_LIMIT = 60 * 35
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60 * 60}
+# Give up publishing after a few seconds: a request must not hang on a dead broker
+# (common/jobs.py answers 503 and leaves the job to the recovery below).
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# `celery -A config beat` (one process) runs these; docs/deploy.md.
+CELERY_BEAT_SCHEDULE = {
+    # Expired leases back to the queue, so progress pages count them as open.
+    "slot-leases-expire": {
+        "task": "annotation.tasks.slot_leases_expire_task",
+        "schedule": 60.0,
+    },
+    # Reports whose message was lost or whose worker died: sent again, up to 3 runs.
+    "agreement-reports-recover": {
+        "task": "analysis.tasks.agreement_reports_recover_task",
+        "schedule": 5 * 60.0,
+    },
+    # Exports likewise (up to 5 runs), and files past EXPORT_RETENTION_HOURS deleted.
+    "export-jobs-maintain": {
+        "task": "exports.tasks.export_jobs_maintain_task",
+        "schedule": 5 * 60.0,
+    },
+}
 
 # Exports (docs/exports.md). Finished files live in MEDIA_ROOT/exports/ for this long.
 EXPORT_RETENTION_HOURS = env.int("EXPORT_RETENTION_HOURS", default=72)
