@@ -2,6 +2,10 @@
 
 Pure: bytes in, validated rows or a complete list of errors out. Nothing here
 touches the database, so a bad file can never leave half a write behind.
+
+An empty output ("" or only whitespace) is importable: real models return them, and
+a study of their outputs must be able to show them. The import counts them
+(`ParsedFile.empty_outputs`) and the annotator workspace shows "(empty response)".
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,9 +33,13 @@ class RowError:
     line: int
     field: str
     message: str
+    # Which file of a several-file import (a study bundle's "units" or "annotators");
+    # empty for single-file imports, whose errors keep their three keys.
+    file: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"line": self.line, "field": self.field, "message": self.message}
+        shown = {"line": self.line, "field": self.field, "message": self.message}
+        return {"file": self.file, **shown} if self.file else shown
 
 
 @dataclass(slots=True)
@@ -51,6 +60,16 @@ class OutputRow:
 class ParsedFile:
     rows: list[OutputRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    # Rows whose output is empty or only whitespace: imported, and counted so the
+    # importer is told.
+    empty_outputs: int = 0
+
+
+def nfc(text: str) -> str:
+    """`text` in Unicode normal form C, so "café" typed as one code point and as "e" plus
+    a combining accent is one id or label, not two that print the same. Ids and labels
+    are normalised at every import; texts (prompts, outputs) are kept byte for byte."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
 
 
 def detect_format(filename: str, declared: str | None = None) -> str:
@@ -79,6 +98,8 @@ def parse_outputs_file(stream: IO[bytes], fmt: str) -> ParsedFile:
         row = _validate_record(line, record, parsed.errors)
         if row is not None:
             parsed.rows.append(row)
+            if not row.output.strip():
+                parsed.empty_outputs += 1
     _check_file_consistency(parsed)
     if not parsed.rows and not parsed.errors:
         parsed.errors.append(RowError(0, "file", "The file holds no rows."))
@@ -255,14 +276,15 @@ def _validate_record(line: int, record: dict[str, Any], errors: list[RowError]) 
         and prompt_id.strip()
         and prompt.strip()
         and system.strip()
-        and output.strip()
         and len(prompt_id) <= 200
         and len(system) <= 200
         and record.keys() <= _ALLOWED_FIELDS
         and "\x00" not in prompt_id + prompt + system + output + reference
         and _design_ok(metadata)
     ):
-        return OutputRow(line, prompt_id, prompt, system, output, reference, metadata, variant)
+        return OutputRow(
+            line, nfc(prompt_id), prompt, nfc(system), output, reference, metadata, nfc(variant)
+        )
     _collect_record_errors(line, record, errors)
     return None
 
@@ -286,7 +308,9 @@ def _collect_record_errors(line: int, record: dict[str, Any], errors: list[RowEr
             errors.append(RowError(line, name, "Required."))
         elif not isinstance(value, str):
             errors.append(RowError(line, name, f"Must be text, not {type(value).__name__}."))
-        elif value.strip() == "":
+        elif value.strip() == "" and name != "output":
+            # An empty output is a real model's answer and is imported; the other
+            # fields name things and must say something.
             errors.append(RowError(line, name, "Must not be empty."))
         elif "\x00" in value:
             errors.append(RowError(line, name, "Contains a NUL character, which cannot be stored."))
@@ -332,13 +356,15 @@ def _check_file_consistency(parsed: ParsedFile) -> None:
     for row in parsed.rows:
         key = (row.prompt_id, row.system, row.variant)
         if key in first_line_of_output:
+            which = f" (variant '{row.variant}')" if row.variant else ""
             parsed.errors.append(
                 RowError(
                     row.line,
                     "system",
-                    f"Prompt '{row.prompt_id}' already has an output from this system"
-                    f"{f' (variant {row.variant!r})' if row.variant else ''} "
-                    f"on line {first_line_of_output[key]}.",
+                    f"Prompt '{row.prompt_id}' already has an output from this system{which} "
+                    f"on line {first_line_of_output[key]}. If this row is a rewrite of that "
+                    "output (a tone variant, an injected error), give it its own 'variant' "
+                    "label.",
                 )
             )
         else:
@@ -357,7 +383,7 @@ def _check_file_consistency(parsed: ParsedFile) -> None:
 
 def design_fields(metadata: dict[str, Any]) -> tuple[str, int | None]:
     """The tone condition and known-error count an output's metadata declares."""
-    tone = metadata.get("tone") or ""
+    tone = nfc(metadata.get("tone") or "")
     known = metadata.get("known_errors")
     if isinstance(known, list):
         return tone, len(known)

@@ -84,6 +84,9 @@ class OutputImportApi(ProjectAPIView):
         outputs_created = serializers.IntegerField()
         outputs_unchanged = serializers.IntegerField()
         outputs_updated = serializers.IntegerField()
+        empty_outputs = serializers.IntegerField(
+            help_text="Imported outputs that are empty; annotators see '(empty response)'."
+        )
         systems = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})

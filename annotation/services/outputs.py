@@ -49,6 +49,9 @@ class ImportResult:
     outputs_created: int = 0
     outputs_unchanged: int = 0
     outputs_updated: int = 0
+    # Rows whose output is empty: imported (real models return them); annotators see
+    # "(empty response)".
+    empty_outputs: int = 0
     systems: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -79,6 +82,7 @@ def outputs_import(
         raise ImportRefused(parsed.errors)
     with transaction.atomic():
         result = _write_rows(project=project, rows=parsed.rows, report=report)
+        result.empty_outputs = parsed.empty_outputs
         audit_record(
             actor=actor,
             project=project,

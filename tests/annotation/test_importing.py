@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from annotation.importing import detect_format, parse_outputs_file
+from annotation.importing import design_fields, detect_format, parse_outputs_file
 
 
 def jsonl(*rows: object) -> io.BytesIO:
@@ -125,3 +125,46 @@ def test_format_from_file_name(name, expected):
 def test_unknown_format_is_explained():
     with pytest.raises(ValueError, match="Cannot tell the format"):
         detect_format("outputs.xlsx")
+
+
+def test_empty_outputs_are_imported_and_counted():
+    parsed = parse_outputs_file(
+        jsonl(
+            {**GOOD, "output": ""},
+            {**GOOD, "system": "s2", "output": "  \n"},
+            {**GOOD, "system": "s3"},
+        ),
+        "jsonl",
+    )
+    assert parsed.errors == []
+    assert [row.output for row in parsed.rows] == ["", "  \n", "A."]
+    assert parsed.empty_outputs == 2
+
+
+def test_ids_and_labels_are_normalised_to_nfc_and_texts_kept_byte_for_byte():
+    decomposed = "cafe\u0301"
+    parsed = parse_outputs_file(
+        jsonl(
+            {
+                "prompt_id": decomposed,
+                "prompt": decomposed,
+                "system": decomposed,
+                "output": decomposed,
+                "variant": decomposed,
+                "metadata": {"tone": decomposed},
+            }
+        ),
+        "jsonl",
+    )
+    row = parsed.rows[0]
+    assert row.prompt_id == row.system == row.variant == "caf\u00e9"
+    assert row.prompt == row.output == decomposed
+    assert design_fields(row.metadata)[0] == "caf\u00e9"
+
+
+def test_a_second_output_of_one_system_is_pointed_to_the_variant_field():
+    parsed = parse_outputs_file(jsonl(GOOD, {**GOOD, "output": "Rewritten."}), "jsonl")
+    assert [(e.line, e.field) for e in parsed.errors] == [(2, "system")]
+    assert "'variant'" in parsed.errors[0].message and "line 1" in parsed.errors[0].message
+    rewrite = {**GOOD, "output": "Rewritten.", "variant": "assertive"}
+    assert parse_outputs_file(jsonl(GOOD, rewrite), "jsonl").errors == []

@@ -53,7 +53,7 @@ def test_good_import_writes_prompts_systems_outputs_and_an_audit_row(project_rol
 
 def test_bad_file_reports_every_error_and_writes_nothing(project_roles):
     rows = rows_for(5)
-    rows[1]["output"] = ""
+    rows[1]["output"] = 7
     rows[3]["system"] = None
     rows[6]["metadata"] = "tone=hedged"
     rows.append({"prompt_id": "p0", "prompt": "Question 0?", "system": "alpha", "output": "dup"})
@@ -261,3 +261,28 @@ def test_a_repeated_variant_in_one_file_is_an_error(project_roles):
         do_import(project_roles, [{**base, "output": "a"}, {**base, "output": "b"}])
     assert [(e.line, e.field) for e in refused.value.errors] == [(2, "system")]
     assert "variant 'hedged'" in refused.value.errors[0].message
+
+
+def test_empty_outputs_are_imported_flagged_and_shown_as_empty_responses(project_roles):
+    from django.test import Client
+    from django.urls import reverse
+
+    from annotation.services.assignment import assignment_claim
+    from tests.annotation.conftest import build_scenario
+
+    rows = rows_for(2)
+    rows[0]["output"] = ""
+    result = do_import(project_roles, rows)
+    assert (result.outputs_created, result.empty_outputs) == (4, 1)
+    assert Output.objects.get(prompt__external_id="p0", system__name="alpha").text == ""
+    event = AuditEvent.objects.get(project=project_roles.project, action="outputs.import")
+    assert event.details["empty_outputs"] == 1
+
+    scenario = build_scenario(mode="single", n_prompts=1, n_systems=1, k=1, n_annotators=1)
+    Output.objects.filter(pk=scenario.outputs[0].pk).update(text="")
+    assignment_claim(actor=scenario.annotators[0], task=scenario.task)
+    client = Client()
+    client.force_login(scenario.annotators[0])
+    page = client.get(reverse("annotate-task", args=[scenario.task.public_id]))
+    assert page.status_code == 200
+    assert "(empty response)" in page.content.decode()
