@@ -4,10 +4,15 @@ Pure: bytes in, validated rows or a complete list of errors out, so a bad file c
 never leave half a write behind. The format is documented in
 docs/annotations-format.md ("Annotations from elsewhere").
 
-Question declarations (measurement level and, for ordinal word labels, their order)
-come from the file's header block and from explicit declarations (command-line
-flags, the web form), the explicit ones winning. A question nobody declares is
-nominal.
+Question declarations (measurement level, for ordinal word labels their order, and the
+part a question plays in the bias checks: its role) come from the file's header block
+and from explicit declarations (command-line flags, the web form), the explicit ones
+winning. A question nobody declares is nominal.
+
+Values are made comparable before anything is stored: ids and labels in Unicode NFC,
+numbers finite and within +-1e15, a nominal question answered only `true`/`false` marked
+as yes/no. Rows with an empty value are left out and counted. The study bundle's other
+two files (units and annotators) are read by `analysis.importing_bundle`.
 """
 
 from __future__ import annotations
@@ -17,33 +22,60 @@ import io
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 import orjson
 
-from annotation.importing import ERRORS_SHOWN, FORMATS, RowError, detect_format, jsonl_records
+from annotation.importing import (
+    ERRORS_SHOWN,
+    FORMATS,
+    RowError,
+    detect_format,
+    jsonl_records,
+    nfc,
+)
 
 __all__ = [
     "ERRORS_SHOWN",
     "FORMATS",
     "LEVELS",
+    "ROLES",
     "AnnotationRow",
     "ParsedAnnotations",
     "RowError",
     "detect_format",
+    "nfc",
     "parse_annotations_file",
     "parse_declarations",
 ]
 
 LEVELS = ("nominal", "ordinal", "interval", "ratio")
+# The parts a question can play in the bias and expert-vs-crowd checks (the same roles
+# a rubric question can name; analysis.metrics.bias.DEFAULT_QUESTIONS).
+ROLES = ("quality", "error_flag", "assertiveness", "preference")
 REQUIRED_FIELDS = ("unit", "annotator", "question", "value")
-OPTIONAL_FIELDS = ("pool", "guideline_version")
+OPTIONAL_FIELDS = ("pool", "guideline_version", "shown_order")
 ALL_FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
-MAX_LENGTH = {"unit": 200, "annotator": 200, "question": 120, "pool": 120, "guideline_version": 64}
+MAX_LENGTH = {
+    "unit": 200,
+    "annotator": 200,
+    "question": 120,
+    "pool": 120,
+    "guideline_version": 64,
+    "shown_order": 2,
+}
 PARQUET_METADATA_KEY = b"judgebench.questions"
+# Larger magnitudes are refused: doubles stop holding whole numbers exactly above 2**53
+# (about 9e15), and the squared differences the agreement coefficients sum overflow long
+# before 1e300. No rating scale, count or duration a study collects comes near it.
+MAX_MAGNITUDE = 1e15
+# Pairwise answers as stored: the position chosen, as the annotator saw it, or a tie.
+PAIRWISE_CHOICES = {"a": "A", "b": "B", "tie": "tie"}
+SHOWN_ORDERS = ("ab", "ba")
+BOOLEAN_WORDS = {"true": True, "false": False}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AnnotationRow:
     line: int
     unit: str
@@ -53,14 +85,20 @@ class AnnotationRow:
     value_number: float | None
     pool: str
     guideline_version: str
+    # Pairwise units: "ab" when the annotator saw output a first, "ba" when b; "" when
+    # not given (the unit's own order applies).
+    shown_order: str = ""
 
 
 @dataclass
 class ParsedAnnotations:
     rows: list[AnnotationRow] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
-    # Question key -> {"level": str, "order": list[str] | None}, every question in the file.
+    # Question key -> {"level": str, "order": list[str] | None} plus "role" when one was
+    # declared and "boolean": True for a yes/no question; every question in the file.
     questions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Rows left out because their value was empty (no answer).
+    empty_values: int = 0
 
 
 Declarations = dict[str, dict[str, Any]]
@@ -70,7 +108,8 @@ Declarations = dict[str, dict[str, Any]]
 
 
 def parse_declarations(text: str, *, line_offset: int = 0) -> tuple[Declarations, list[RowError]]:
-    """Read ``level QUESTION=LEVEL`` and ``order QUESTION=v1,v2,...`` lines.
+    """Read ``level QUESTION=LEVEL``, ``order QUESTION=v1,v2,...`` and
+    ``role QUESTION=quality|error_flag|assertiveness|preference`` lines.
 
     A leading ``#`` is optional, so the same text works as a CSV header block and in
     the web form's textarea. Blank lines are ignored.
@@ -83,27 +122,28 @@ def parse_declarations(text: str, *, line_offset: int = 0) -> tuple[Declarations
             continue
         keyword, _, rest = line.partition(" ")
         name, equals, value = rest.strip().partition("=")
-        name, value = name.strip(), value.strip()
-        if keyword not in ("level", "order") or not equals or not name:
+        name, value = nfc(name.strip()), value.strip()
+        if keyword not in ("level", "order", "role") or not equals or not name:
             errors.append(
                 RowError(
                     number,
                     "declaration",
-                    "Expected 'level QUESTION=nominal|ordinal|interval|ratio' or "
-                    "'order QUESTION=v1,v2,...'.",
+                    "Expected 'level QUESTION=nominal|ordinal|interval|ratio', "
+                    "'order QUESTION=v1,v2,...' or "
+                    "'role QUESTION=quality|error_flag|assertiveness|preference'.",
                 )
             )
             continue
-        if keyword == "level":
-            declared.setdefault(name, {})["level"] = value
-        else:
+        if keyword == "order":
             declared.setdefault(name, {})["order"] = _split_order(value)
+        else:
+            declared.setdefault(name, {})[keyword] = value
     return declared, errors
 
 
 def _split_order(value: str) -> list[str]:
     # csv handles quoted labels that contain commas: order tone="very, very bad",bad,ok
-    return [label.strip() for label in next(csv.reader([value]), [])]
+    return [nfc(label.strip()) for label in next(csv.reader([value]), [])]
 
 
 def merge_declarations(*sources: Mapping[str, Mapping[str, Any]]) -> Declarations:
@@ -111,15 +151,41 @@ def merge_declarations(*sources: Mapping[str, Mapping[str, Any]]) -> Declaration
     merged: Declarations = {}
     for source in sources:
         for name, spec in source.items():
-            target = merged.setdefault(str(name), {})
-            for key in ("level", "order"):
+            target = merged.setdefault(nfc(str(name)), {})
+            for key in ("level", "order", "role"):
                 if spec.get(key) is not None:
                     target[key] = spec[key]
     return merged
 
 
 def _check_declarations(declared: Declarations, errors: list[RowError]) -> None:
+    holder: dict[str, str] = {}
     for name, spec in sorted(declared.items()):
+        role = spec.get("role")
+        if role is not None:
+            if role not in ROLES:
+                errors.append(
+                    RowError(0, f"role {name}", f"Unknown role '{role}'; use {', '.join(ROLES)}.")
+                )
+            elif role in holder:
+                errors.append(
+                    RowError(
+                        0,
+                        f"role {name}",
+                        f"Role '{role}' is already given to question '{holder[role]}'; "
+                        "each role belongs to one question.",
+                    )
+                )
+            else:
+                holder[role] = name
+            if role == "preference" and spec.get("level", "nominal") != "nominal":
+                errors.append(
+                    RowError(
+                        0,
+                        f"role {name}",
+                        f"A preference question is nominal (A, B or tie), not {spec.get('level')}.",
+                    )
+                )
         if spec.get("order") is not None and "level" not in spec:
             spec["level"] = "ordinal"  # declaring an order makes a question ordinal
         level = spec.get("level", "nominal")
@@ -133,7 +199,7 @@ def _check_declarations(declared: Declarations, errors: list[RowError]) -> None:
         if not isinstance(order, list) or not all(isinstance(v, str | int | float) for v in order):
             errors.append(RowError(0, f"order {name}", "Must be a list of labels."))
             continue
-        labels = [str(v) for v in order]
+        labels = [nfc(str(v).strip()) for v in order]
         spec["order"] = labels
         if len(set(labels)) != len(labels) or "" in labels:
             errors.append(RowError(0, f"order {name}", "Labels must be distinct and non-empty."))
@@ -296,9 +362,10 @@ def _parquet_records(stream: IO[bytes], header: Declarations) -> Iterator[Record
 
 
 def _text(value: Any) -> str | None:
-    """Ids and labels may arrive as numbers in JSON and Parquet; compare them as text."""
+    """Ids and labels may arrive as numbers in JSON and Parquet; compare them as text,
+    in Unicode NFC."""
     if isinstance(value, str):
-        return value.strip()
+        return nfc(value.strip())
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -309,11 +376,25 @@ def _text(value: Any) -> str | None:
 
 
 def _number(text: str) -> float | None:
+    """`text` as a number the analysis can use: finite and within MAX_MAGNITUDE."""
     try:
         number = float(text)
     except ValueError:
         return None
-    return number if math.isfinite(number) else None
+    return number if math.isfinite(number) and abs(number) <= MAX_MAGNITUDE else None
+
+
+def _number_problem(text: str) -> str | None:
+    """Why `text` is no usable number, or None when it is one."""
+    try:
+        number = float(text)
+    except ValueError:
+        return "is not a number"
+    if not math.isfinite(number):
+        return "is not a finite number"
+    if abs(number) > MAX_MAGNITUDE:
+        return "is too large (numbers beyond ±1e15 are refused)"
+    return None
 
 
 def _validate(
@@ -322,41 +403,60 @@ def _validate(
     questions: Declarations,
     order_index: dict[str, set[str]],
     errors: list[RowError],
-) -> AnnotationRow | None:
+) -> AnnotationRow | Literal[False] | None:
+    """The row, None when it has errors (appended to `errors`), or False when it is
+    left out because its value is empty."""
     before = len(errors)
     unknown = sorted(set(record) - set(ALL_FIELDS))
     errors.extend(RowError(line, name, "Unknown field.") for name in unknown)
     cleaned: dict[str, str] = {}
+    no_answer = False
     for name in ALL_FIELDS:
         raw = record.get(name)
         if name in OPTIONAL_FIELDS and (raw is None or raw == ""):
             cleaned[name] = ""
             continue
+        if name == "value" and (raw is None or (isinstance(raw, str) and raw.strip() == "")):
+            # No answer: the row is left out (and counted), as the format says.
+            no_answer = True
+            continue
         if name == "value" and isinstance(raw, bool):
-            raw = int(raw)
+            numeric = questions.get(str(record.get("question")), {}).get("level") in (
+                "interval",
+                "ratio",
+                "ordinal",
+            )
+            raw = int(raw) if numeric else ("true" if raw else "false")
         value = _text(raw)
         if raw is None or value == "":
             errors.append(RowError(line, name, "Required; must not be empty."))
         elif value is None:
-            errors.append(RowError(line, name, f"Must be text or a number, not {raw!r}."))
+            kind = "a number that is not finite" if isinstance(raw, float) else type(raw).__name__
+            errors.append(RowError(line, name, f"Must be text or a number, not {kind}."))
         elif "\x00" in value:
             errors.append(RowError(line, name, "Contains a NUL character, which cannot be stored."))
         elif name in MAX_LENGTH and len(value) > MAX_LENGTH[name]:
             errors.append(RowError(line, name, f"Longer than {MAX_LENGTH[name]} characters."))
         else:
             cleaned[name] = value
+    shown_order = cleaned.get("shown_order", "").lower()
+    if shown_order and shown_order not in SHOWN_ORDERS:
+        errors.append(RowError(line, "shown_order", "Must be 'ab' (output a shown first) or 'ba'."))
     if len(errors) > before:
         return None
+    if no_answer:
+        return False
     question = cleaned["question"]
     value = cleaned["value"]
     spec = questions.get(question, {})
     level = spec.get("level", "nominal")
     number = _number(value)
     if level in ("interval", "ratio"):
-        if number is None:
-            errors.append(RowError(line, "value", f"'{value}' is not a number ({level} question)."))
+        problem = _number_problem(value)
+        if problem is not None:
+            errors.append(RowError(line, "value", f"'{value}' {problem} ({level} question)."))
             return None
-        if level == "ratio" and number < 0:
+        if level == "ratio" and number is not None and number < 0:
             errors.append(RowError(line, "value", f"'{value}' is negative (ratio question)."))
             return None
     elif level == "ordinal":
@@ -372,6 +472,10 @@ def _validate(
             )
             return None
         if allowed is None and number is None:
+            problem = _number_problem(value)
+            if problem != "is not a number":
+                errors.append(RowError(line, "value", f"'{value}' {problem} (ordinal question)."))
+                return None
             errors.append(
                 RowError(
                     line,
@@ -381,6 +485,18 @@ def _validate(
                 )
             )
             return None
+    elif spec.get("role") == "preference":
+        choice = PAIRWISE_CHOICES.get(value.lower())
+        if choice is None:
+            errors.append(
+                RowError(
+                    line,
+                    "value",
+                    f"'{value}' is not a pairwise answer: A (the output shown first), B or tie.",
+                )
+            )
+            return None
+        value = choice
     return AnnotationRow(
         line,
         cleaned["unit"],
@@ -390,6 +506,7 @@ def _validate(
         number,
         cleaned["pool"],
         cleaned["guideline_version"],
+        shown_order,
     )
 
 
@@ -405,14 +522,15 @@ def parse_annotations_file(
     fmt : {"csv", "jsonl", "parquet"}
         Its format.
     declarations : mapping, optional
-        Question -> {"level", "order"} given outside the file (flags, form); they
-        override the file's own header block.
+        Question -> {"level", "order", "role"} given outside the file (flags, form);
+        they override the file's own header block.
 
     Returns
     -------
     ParsedAnnotations
         Rows (empty when any error was found is not guaranteed: check ``errors``),
-        every error sorted by line, and the final question declarations.
+        every error sorted by line, the final question declarations, and how many rows
+        were left out for an empty value.
     """
     parsed = ParsedAnnotations()
     header: Declarations = {}
@@ -433,6 +551,9 @@ def parse_annotations_file(
             parsed.errors.extend(record_errors)
             continue
         row = _validate(line, record, questions or {}, order_index, parsed.errors)
+        if row is False:
+            parsed.empty_values += 1
+            continue
         if row is None:
             continue
         key = (row.unit, row.annotator, row.question)
@@ -451,17 +572,46 @@ def parse_annotations_file(
     if questions is None:
         questions = _final_declarations(header, declarations, parsed.errors)
     present = {row.question for row in parsed.rows}
-    parsed.questions = {
-        name: {
-            "level": questions.get(name, {}).get("level", "nominal"),
-            "order": questions.get(name, {}).get("order"),
+    parsed.questions = {}
+    for name in sorted(present):
+        declared = questions.get(name, {})
+        spec: dict[str, Any] = {
+            "level": declared.get("level", "nominal"),
+            "order": declared.get("order"),
         }
-        for name in sorted(present)
-    }
+        if declared.get("role"):
+            spec["role"] = declared["role"]
+        parsed.questions[name] = spec
+    _mark_yes_no(parsed)
+    for name, spec in sorted(questions.items()):
+        if spec.get("role") and name not in present:
+            parsed.errors.append(
+                RowError(
+                    0,
+                    f"role {name}",
+                    f"Role '{spec['role']}' is given to question '{name}', which no row answers.",
+                )
+            )
     if not parsed.rows and not parsed.errors:
         parsed.errors.append(RowError(0, "file", "The file holds no annotations."))
     parsed.errors.sort(key=lambda error: error.line)
     return parsed
+
+
+def _mark_yes_no(parsed: ParsedAnnotations) -> None:
+    """A nominal question answered only `true` / `false` (any case) is a yes/no question:
+    the loader hands its answers to the analysis as booleans, as the platform's own
+    yes/no questions are, so both code "yes" the same way."""
+    candidates = {
+        name
+        for name, spec in parsed.questions.items()
+        if spec["level"] == "nominal" and not spec["order"] and spec.get("role") != "preference"
+    }
+    for row in parsed.rows:
+        if row.question in candidates and row.value_text.lower() not in BOOLEAN_WORDS:
+            candidates.discard(row.question)
+    for name in candidates:
+        parsed.questions[name]["boolean"] = True
 
 
 def _final_declarations(

@@ -20,12 +20,27 @@ class MeasurementLevel(models.TextChoices):
     RATIO = "ratio", "Ratio"
 
 
+class DatasetPoolKind(models.TextChoices):
+    """Kinds of annotator pool in a study bundle's annotators file. "judge" (an LLM
+    judge) is expected next: add it here and in analysis.importing_bundle.POOL_KINDS."""
+
+    EXPERT = "expert", "Expert"
+    CROWD = "crowd", "Crowd"
+
+
 class AnnotationDataset(TimeStampedModel):
     """Annotations imported from another tool, analysed but never annotated here.
 
     `questions` maps each question key to its declaration, ``{"level": ..., "order":
-    [...] | None}``; the import service validates it (level in MeasurementLevel, order
-    without duplicates) before it is written.
+    [...] | None}``, plus ``"role"`` (its part in the bias checks) when one was declared,
+    ``"boolean": true`` for a yes/no question and ``"type": "pairwise"`` for the
+    preference question of pairs; the import service validates it (level in
+    MeasurementLevel, order without duplicates, one question per role) before it is
+    written.
+
+    A study bundle adds the design: `DatasetUnit` rows (what each unit showed) and
+    `DatasetAnnotator` rows (pools, pool kinds, attributes). A dataset without them is
+    analysed on its answers alone.
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="datasets")
@@ -34,7 +49,14 @@ class AnnotationDataset(TimeStampedModel):
     questions = models.JSONField(default=dict)
     source_filename = models.CharField(max_length=255, blank=True)
     source_format = models.CharField(max_length=16, blank=True)
+    units_filename = models.CharField(max_length=255, blank=True)
+    annotators_filename = models.CharField(max_length=255, blank=True)
+    # Rows of the bundle's units and annotators files (0: no such file).
+    bundle_unit_count = models.PositiveIntegerField(default=0)
+    bundle_annotator_count = models.PositiveIntegerField(default=0)
     row_count = models.PositiveIntegerField(default=0)
+    # Rows of the annotations file left out because their value was empty.
+    empty_value_count = models.PositiveIntegerField(default=0)
     unit_count = models.PositiveIntegerField(default=0)
     annotator_count = models.PositiveIntegerField(default=0)
     # sha256 of the canonical long table (analysis.loaders.table_hash) at import time.
@@ -52,6 +74,87 @@ class AnnotationDataset(TimeStampedModel):
         return self.name
 
 
+class DatasetUnit(models.Model):
+    """One unit of a study bundle: the prompt it answers and, through `outputs`, what
+    annotators were shown (one output, or a pair in positions 0 = a and 1 = b)."""
+
+    dataset = models.ForeignKey(AnnotationDataset, on_delete=models.CASCADE, related_name="units")
+    unit = models.CharField(max_length=200)
+    prompt_id = models.CharField(max_length=200, blank=True)
+    # Single units: the output's own id, when one output appears in several units.
+    output_id = models.CharField(max_length=200, blank=True)
+    # Pairs: "ba" when everyone saw b first, "" for the a-then-b order (or per answer).
+    shown_order = models.CharField(max_length=2, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["dataset", "unit"], name="dataset_unit_unique"),
+            models.CheckConstraint(
+                condition=models.Q(shown_order__in=["", "ab", "ba"]),
+                name="dataset_unit_shown_order_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.unit
+
+
+class DatasetOutput(models.Model):
+    """An output of a bundle unit, with its design (hidden from annotators, as an
+    annotation.Output's is)."""
+
+    unit = models.ForeignKey(DatasetUnit, on_delete=models.CASCADE, related_name="outputs")
+    position = models.PositiveSmallIntegerField()
+    system = models.CharField(max_length=200, blank=True)
+    # None when the units file gave no text; "" for an empty response (length 0).
+    text = models.TextField(null=True, blank=True)
+    tone = models.CharField(max_length=64, blank=True)
+    known_errors = models.PositiveIntegerField(null=True, blank=True)
+    # The errors themselves when the file listed them (their count is `known_errors`).
+    known_error_list = models.JSONField(null=True, blank=True)
+    variant = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["unit", "position"], name="dataset_output_unique_position"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(position__lte=1), name="dataset_output_single_or_pair"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit_id} position {self.position}"
+
+
+class DatasetAnnotator(models.Model):
+    """An annotator of a bundle: pool, pool kind and free attributes (kept for later
+    analyses, never shown to annotators)."""
+
+    dataset = models.ForeignKey(
+        AnnotationDataset, on_delete=models.CASCADE, related_name="annotators"
+    )
+    annotator = models.CharField(max_length=200)
+    pool = models.CharField(max_length=120, blank=True)
+    pool_kind = models.CharField(max_length=16, blank=True, choices=DatasetPoolKind.choices)
+    attributes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dataset", "annotator"], name="dataset_annotator_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(pool_kind__in=["", *DatasetPoolKind.values]),
+                name="dataset_annotator_pool_kind_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.annotator
+
+
 class DatasetAnnotation(models.Model):
     """One answer in long format: (unit, annotator, question) → value."""
 
@@ -67,6 +170,8 @@ class DatasetAnnotation(models.Model):
     value_number = models.FloatField(null=True, blank=True)
     pool = models.CharField(max_length=120, blank=True)
     guideline_version = models.CharField(max_length=64, blank=True)
+    # Pairs: the order this annotator saw ("ab": a first, "ba"); "" = the unit's order.
+    shown_order = models.CharField(max_length=2, blank=True, default="")
 
     class Meta:
         constraints = [
@@ -74,6 +179,10 @@ class DatasetAnnotation(models.Model):
             models.UniqueConstraint(
                 fields=["dataset", "unit", "annotator", "question"],
                 name="dataset_annotation_unique_answer",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(shown_order__in=["", "ab", "ba"]),
+                name="dataset_annotation_shown_order_valid",
             ),
         ]
 

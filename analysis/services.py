@@ -1,4 +1,4 @@
-"""Writes of the analysis app: dataset imports and agreement reports."""
+"""Writes of the analysis app: dataset imports (study bundles) and agreement reports."""
 
 from __future__ import annotations
 
@@ -14,17 +14,34 @@ from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from analysis.importing import AnnotationRow, parse_annotations_file
+from analysis.importing import (
+    AnnotationRow,
+    RowError,
+    detect_format,
+    nfc,
+    parse_annotations_file,
+)
+from analysis.importing_bundle import (
+    ParsedAnnotators,
+    ParsedUnits,
+    check_bundle,
+    parse_annotators_file,
+    parse_units_file,
+)
 from analysis.jobs import agreement_report_enqueue
 from analysis.loaders import (
     FILTER_KEYS,
     RAW_COLUMNS,
+    BundleDesign,
     Questions,
+    bundle_table,
     dataset_table,
     long_table,
+    output_design,
     report_questions,
     table_hash,
     task_table_by_ref,
+    unit_designs,
 )
 from analysis.metrics.bias import DEFAULT_QUESTIONS as DEFAULT_BIAS_QUESTIONS
 from analysis.metrics.bias import bias_report
@@ -36,6 +53,9 @@ from analysis.models import (
     AgreementReport,
     AnnotationDataset,
     DatasetAnnotation,
+    DatasetAnnotator,
+    DatasetOutput,
+    DatasetUnit,
     ReportSource,
     ReportStatus,
 )
@@ -50,11 +70,13 @@ ProgressCallback = Callable[[str, int, int], None]
 
 __all__ = [
     "DEFAULT_PARAMETERS",
+    "BundleFile",
     "ImportRefused",
     "RecomputeCheck",
     "agreement_report_compute",
     "agreement_report_recompute_check",
     "agreement_report_request",
+    "bundle_files",
     "canonical_json",
     "dataset_import",
     "report_parameters",
@@ -70,8 +92,23 @@ DEFAULT_PARAMETERS: dict[str, Any] = {
     "top_contested": 20,
     "breakdown_columns": ["pool", "guideline_version", "system"],
     "ranking_resample": "prompt",
+    # Expert labels a unit needs for an expert reference in expert vs crowd; one expert
+    # label per unit is a valid reference (its reliability is then unknown).
+    "min_expert_labels": 1,
+    # The pair of tone conditions the tone checks compare (treated minus control).
+    "treated_tone": "assertive",
+    "control_tone": "hedged",
+}
+# What reports stored before a parameter existed were computed with, so recomputing
+# them gives their bytes back.
+LEGACY_PARAMETERS: dict[str, Any] = {
+    "ranking_resample": "prompt",
+    "min_expert_labels": 2,
+    "treated_tone": "assertive",
+    "control_tone": "hedged",
 }
 MAX_BOOTSTRAP = 10_000
+MAX_TONE_LENGTH = 64
 
 
 def canonical_json(value: Any) -> bytes:
@@ -80,6 +117,29 @@ def canonical_json(value: Any) -> bytes:
 
 
 # -- datasets ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BundleFile:
+    """A study bundle's units or annotators file, as uploaded."""
+
+    stream: IO[bytes]
+    fmt: str
+    filename: str = ""
+
+
+def bundle_files(*, units: Any = None, annotators: Any = None) -> dict[str, BundleFile]:
+    """`dataset_import`'s `units` / `annotators` arguments from uploaded files (anything
+    with a `.name`), each format told by its file name; ValueError when one cannot be."""
+    return {
+        key: BundleFile(upload, detect_format(upload.name), upload.name)
+        for key, upload in (("units", units), ("annotators", annotators))
+        if upload is not None
+    }
+
+
+# Order in which refused files list their errors.
+_FILE_ORDER = {"": 0, "annotations": 0, "units": 1, "annotators": 2}
 
 
 def dataset_import(
@@ -93,12 +153,16 @@ def dataset_import(
     declarations: Mapping[str, Mapping[str, Any]] | None = None,
     replace: bool = False,
     progress: ProgressCallback | None = None,
+    units: BundleFile | None = None,
+    annotators: BundleFile | None = None,
 ) -> AnnotationDataset:
-    """Import a long-format annotation file into the dataset `name`, all or nothing.
+    """Import annotations (and a study bundle's units and annotators files) into the
+    dataset `name`, all or nothing.
 
-    The whole file is validated first (every error by line and field); then, in one
-    transaction, the rows are written (COPY on PostgreSQL). An existing dataset of
-    that name is refused unless `replace`, which swaps its rows and declarations.
+    Every file is validated first, and the files against each other (every error by
+    file, line and field); then, in one transaction, the rows are written (COPY for the
+    answers). An existing dataset of that name is refused unless `replace`, which swaps
+    its rows, design and declarations.
     """
     report = progress or (lambda stage, done, total: None)
     name = name.strip()
@@ -106,11 +170,28 @@ def dataset_import(
         raise ApplicationError("A dataset name of 1 to 120 characters is required.")
     report("reading", 0, 0)
     parsed = parse_annotations_file(stream, fmt, declarations=declarations)
+    parsed_units = parse_units_file(units.stream, units.fmt) if units is not None else None
+    parsed_annotators = (
+        parse_annotators_file(annotators.stream, annotators.fmt) if annotators is not None else None
+    )
     report("validating", len(parsed.rows), len(parsed.rows))
-    if parsed.errors:
-        raise ImportRefused(parsed.errors)
-    table = long_table(_raw_columns(parsed.rows), parsed.questions)
-    data_hash = table_hash(table, parsed.questions)
+    bundle = units is not None or annotators is not None
+    label = "annotations" if bundle else ""
+    errors = [RowError(e.line, e.field, e.message, e.file or label) for e in parsed.errors]
+    errors += parsed_units.errors if parsed_units is not None else []
+    errors += parsed_annotators.errors if parsed_annotators is not None else []
+    errors += check_bundle(parsed, parsed_units, parsed_annotators, file=label)
+    if errors:
+        errors.sort(key=lambda error: (_FILE_ORDER.get(error.file, 3), error.line))
+        raise ImportRefused(errors)
+    raw = _raw_columns(parsed.rows)
+    design = _bundle_design(parsed_units, parsed_annotators) if bundle else None
+    table = (
+        long_table(raw, parsed.questions)
+        if design is None
+        else bundle_table(raw, parsed.questions, design)
+    )
+    data_hash = table_hash(table, parsed.questions, design=True)
     with transaction.atomic():
         # Lock the project so two imports of one name cannot both pass the check.
         Project.objects.select_for_update().filter(pk=project.pk).get()
@@ -125,15 +206,28 @@ def dataset_import(
             dataset = AnnotationDataset(project=project, name=name, created_by=actor)
         else:
             DatasetAnnotation.objects.filter(dataset=dataset).delete()
+            DatasetUnit.objects.filter(dataset=dataset).delete()
+            DatasetAnnotator.objects.filter(dataset=dataset).delete()
         dataset.questions = parsed.questions
         dataset.source_filename = filename[:255]
         dataset.source_format = fmt
+        dataset.units_filename = (units.filename if units is not None else "")[:255]
+        dataset.annotators_filename = (annotators.filename if annotators is not None else "")[:255]
         dataset.row_count = len(parsed.rows)
+        dataset.empty_value_count = parsed.empty_values
+        dataset.bundle_unit_count = len(parsed_units.rows) if parsed_units is not None else 0
+        dataset.bundle_annotator_count = (
+            len(parsed_annotators.rows) if parsed_annotators is not None else 0
+        )
         dataset.unit_count = int(table["unit_id"].nunique())
         dataset.annotator_count = int(table["annotator_id"].nunique())
         dataset.data_hash = data_hash
         dataset.save()
         report("writing", 0, len(parsed.rows))
+        if parsed_units is not None:
+            _insert_units(dataset=dataset, units=parsed_units)
+        if parsed_annotators is not None:
+            _insert_annotators(dataset=dataset, annotators=parsed_annotators)
         _insert_annotations(dataset=dataset, rows=parsed.rows)
         report("writing", len(parsed.rows), len(parsed.rows))
         audit_record(
@@ -146,11 +240,100 @@ def dataset_import(
                 "filename": filename,
                 "format": fmt,
                 "rows": dataset.row_count,
+                "rows_without_value": parsed.empty_values,
+                "units_file": dataset.units_filename if units is not None else None,
+                "units": len(parsed_units.rows) if parsed_units is not None else None,
+                "annotators_file": (
+                    dataset.annotators_filename if annotators is not None else None
+                ),
+                "annotators": (
+                    len(parsed_annotators.rows) if parsed_annotators is not None else None
+                ),
                 "questions": parsed.questions,
                 "data_hash": data_hash,
             },
         )
     return dataset
+
+
+def _bundle_design(units: ParsedUnits | None, annotators: ParsedAnnotators | None) -> BundleDesign:
+    """The design the loader will read back from the rows written below."""
+    designs = None
+    if units is not None:
+        designs = unit_designs(
+            (
+                row.unit,
+                row.prompt_id,
+                row.output_id,
+                row.shown_order,
+                tuple(
+                    output_design(
+                        system=o.system,
+                        variant=o.variant,
+                        tone=o.tone,
+                        known_errors=o.known_errors,
+                        length=None if o.text is None else len(o.text),
+                    )
+                    for o in row.outputs
+                ),
+            )
+            for row in units.rows
+        )
+    kinds = (
+        {row.pool: row.pool_kind for row in annotators.rows if row.pool and row.pool_kind}
+        if annotators is not None
+        else {}
+    )
+    return BundleDesign(units=designs, pool_kinds=kinds)
+
+
+def _insert_units(*, dataset: AnnotationDataset, units: ParsedUnits) -> None:
+    created = DatasetUnit.objects.bulk_create(
+        (
+            DatasetUnit(
+                dataset=dataset,
+                unit=row.unit,
+                prompt_id=row.prompt_id,
+                output_id=row.output_id,
+                shown_order=row.shown_order,
+            )
+            for row in units.rows
+        ),
+        batch_size=2000,
+    )
+    DatasetOutput.objects.bulk_create(
+        (
+            DatasetOutput(
+                unit=unit,
+                position=position,
+                system=output.system,
+                text=output.text,
+                tone=output.tone,
+                known_errors=output.known_errors,
+                known_error_list=output.known_error_list,
+                variant=output.variant,
+            )
+            for unit, row in zip(created, units.rows, strict=True)
+            for position, output in enumerate(row.outputs)
+        ),
+        batch_size=2000,
+    )
+
+
+def _insert_annotators(*, dataset: AnnotationDataset, annotators: ParsedAnnotators) -> None:
+    DatasetAnnotator.objects.bulk_create(
+        (
+            DatasetAnnotator(
+                dataset=dataset,
+                annotator=row.annotator,
+                pool=row.pool,
+                pool_kind=row.pool_kind,
+                attributes=row.attributes,
+            )
+            for row in annotators.rows
+        ),
+        batch_size=2000,
+    )
 
 
 def _raw_columns(rows: list[AnnotationRow]) -> dict[str, list[Any]]:
@@ -165,6 +348,7 @@ def _raw_columns(rows: list[AnnotationRow]) -> dict[str, list[Any]]:
         )
         columns["pool"].append(row.pool)
         columns["guideline_version"].append(row.guideline_version)
+        columns["shown_order"].append(row.shown_order)
     return columns
 
 
@@ -172,7 +356,7 @@ def _insert_annotations(*, dataset: AnnotationDataset, rows: list[AnnotationRow]
     if connection.vendor == "postgresql":
         columns = (
             "(dataset_id, unit, annotator, question, value_text, value_number, pool, "
-            "guideline_version)"
+            "guideline_version, shown_order)"
         )
         with (
             connection.cursor() as cursor,
@@ -189,6 +373,7 @@ def _insert_annotations(*, dataset: AnnotationDataset, rows: list[AnnotationRow]
                         row.value_number,
                         row.pool,
                         row.guideline_version,
+                        row.shown_order,
                     )
                 )
         return
@@ -203,6 +388,7 @@ def _insert_annotations(*, dataset: AnnotationDataset, rows: list[AnnotationRow]
                 value_number=row.value_number,
                 pool=row.pool,
                 guideline_version=row.guideline_version,
+                shown_order=row.shown_order,
             )
             for row in rows
         ),
@@ -239,6 +425,16 @@ def report_parameters(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         raise ApplicationError("breakdown_columns must be a list of column names.")
     if values["ranking_resample"] not in ("prompt", "vote"):
         raise ApplicationError("ranking_resample must be 'prompt' or 'vote'.")
+    tones = {}
+    for name in ("treated_tone", "control_tone"):
+        tone = values[name]
+        if not isinstance(tone, str) or not tone.strip() or len(tone) > MAX_TONE_LENGTH:
+            raise ApplicationError(
+                f"{name} must be a tone condition's label (1 to {MAX_TONE_LENGTH} characters)."
+            )
+        tones[name] = nfc(tone.strip())
+    if tones["treated_tone"] == tones["control_tone"]:
+        raise ApplicationError("treated_tone and control_tone must be two different tones.")
     return {
         "thresholds": [float(t) for t in thresholds],
         "n_bootstrap": integer("n_bootstrap", 0, MAX_BOOTSTRAP),
@@ -249,6 +445,8 @@ def report_parameters(raw: Mapping[str, Any] | None) -> dict[str, Any]:
         "top_contested": integer("top_contested", 0, 1000),
         "breakdown_columns": list(columns),
         "ranking_resample": values["ranking_resample"],
+        "min_expert_labels": integer("min_expert_labels", 1, 1000),
+        **tones,
     }
 
 
@@ -329,11 +527,16 @@ BIAS_COLUMNS = ("tone", "n_known_errors", "shown_order")
 def question_roles(*, report: AgreementReport, questions: Questions) -> dict[str, str]:
     """Which question plays which part in the bias checks.
 
-    A rubric question may name its part (`"role": "quality" | "error_flag" |
-    "assertiveness" | "preference"`); otherwise the conventional keys are used.
+    A rubric question, or a dataset's question declaration, may name its part
+    (`"role": "quality" | "error_flag" | "assertiveness" | "preference"`); otherwise the
+    conventional keys are used.
     """
     roles = dict(DEFAULT_BIAS_QUESTIONS)
-    if report.source_kind == ReportSource.TASK:
+    if report.source_kind == ReportSource.DATASET:
+        for key, spec in questions.items():
+            if spec.get("role") in roles:
+                roles[spec["role"]] = key
+    else:
         from annotation.models import Task
 
         task = (
@@ -355,7 +558,7 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
     order) is reported as not computed with the reason; the agreement part of the
     report stands either way.
     """
-    parameters = report.parameters
+    parameters = {**LEGACY_PARAMETERS, **report.parameters}
     pool_column = "pool_kind" if "pool_kind" in table.columns else "pool"
     roles = question_roles(report=report, questions=questions)
     specs = report_questions(questions)
@@ -377,7 +580,13 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
         }
     else:
         try:
-            sections["bias"] = bias_report(table, roles, **common)
+            sections["bias"] = bias_report(
+                table,
+                roles,
+                treated=parameters["treated_tone"],
+                control=parameters["control_tone"],
+                **common,
+            )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             sections["bias"] = {"status": "not_computed", "reason": str(exc)}
     pools = set(table[pool_column].dropna().astype(str)) if pool_column in table.columns else set()
@@ -390,7 +599,12 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
         computed_bias = sections["bias"] if "status" not in sections["bias"] else None
         try:
             sections["expert_vs_crowd"] = expert_vs_crowd_report(
-                table, roles, specs=role_specs, bias_section=computed_bias, **common
+                table,
+                roles,
+                specs=role_specs,
+                bias_section=computed_bias,
+                min_expert_labels=parameters["min_expert_labels"],
+                **common,
             )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:
             sections["expert_vs_crowd"] = {"status": "not_computed", "reason": str(exc)}
@@ -421,7 +635,7 @@ def _ranking_sections(
             seed=parameters["seed"],
             alpha=1 - parameters["confidence_level"],
             # Reports stored before this parameter existed resampled prompts.
-            resample=parameters.get("ranking_resample", "prompt"),
+            resample=parameters.get("ranking_resample", LEGACY_PARAMETERS["ranking_resample"]),
         )
     except RankingError as exc:
         failed = {"status": "not_computed", "reason": str(exc)}
@@ -434,7 +648,7 @@ def _compute(report: AgreementReport) -> tuple[str, bytes]:
     if table.empty:
         raise ApplicationError("There are no annotations to analyse (check the filters).")
     _progress(report, "computing", 30)
-    data_hash = table_hash(table, questions)
+    data_hash = table_hash(table, questions, design=report.source_kind == ReportSource.DATASET)
     result = agreement_report(
         table,
         report_questions(questions),

@@ -29,7 +29,13 @@ from analysis.selectors import (
     report_result,
     report_source_label,
 )
-from analysis.services import ImportRefused, agreement_report_request, dataset_import
+from analysis.services import (
+    DEFAULT_PARAMETERS,
+    ImportRefused,
+    agreement_report_request,
+    bundle_files,
+    dataset_import,
+)
 from common.exceptions import ApplicationError
 from common.models import Project, ProjectRole
 from common.views import project_view
@@ -39,7 +45,7 @@ READERS = [ProjectRole.LEAD, ProjectRole.RESEARCHER]
 
 class DatasetImportForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="Unique within the project.")
-    file = forms.FileField(help_text="CSV, JSONL or Parquet in long format.")
+    file = forms.FileField(label="Annotations", help_text="CSV, JSONL or Parquet in long format.")
     format = forms.ChoiceField(
         choices=[
             ("", "from the file name"),
@@ -48,13 +54,33 @@ class DatasetImportForm(forms.Form):
             ("parquet", "Parquet"),
         ],
         required=False,
+        label="Format of the annotations",
+    )
+    units = forms.FileField(
+        required=False,
+        label="Units (study bundle)",
+        help_text="Optional: what each unit showed — one row per unit with unit, prompt_id, "
+        "system, output, tone, known_errors, variant (pairs: system_a, system_b, output_a, "
+        "output_b, …). CSV, JSONL or Parquet.",
+    )
+    annotators = forms.FileField(
+        required=False,
+        label="Annotators (study bundle)",
+        help_text="Optional: one row per annotator with annotator, pool, pool_kind "
+        "(expert or crowd) and attr.* columns.",
     )
     declarations = forms.CharField(
         widget=forms.Textarea(
-            attrs={"rows": 4, "placeholder": "level quality=ordinal\norder quality=bad,ok,good"}
+            attrs={
+                "rows": 5,
+                "placeholder": "level quality=ordinal\norder quality=bad,ok,good\n"
+                "role quality=quality\nrole has_error=error_flag",
+            }
         ),
         required=False,
-        help_text="One per line; overrides the file's own header. Undeclared questions are nominal.",
+        help_text="One per line (level, order, role); overrides the file's own header. "
+        "Undeclared questions are nominal. Roles: quality, error_flag, assertiveness, "
+        "preference.",
     )
     replace = forms.BooleanField(required=False, help_text="Replace a dataset of this name.")
 
@@ -69,11 +95,51 @@ class ReportRequestForm(forms.Form):
     n_bootstrap = forms.IntegerField(min_value=0, max_value=10_000, initial=1000)
     seed = forms.IntegerField(min_value=0, initial=0)
     confidence_level = forms.FloatField(min_value=0.5, max_value=0.999, initial=0.95)
+    # The fields below may be left empty (older forms and scripts do): the defaults apply.
+    min_shared_units = forms.IntegerField(
+        required=False,
+        min_value=1,
+        initial=DEFAULT_PARAMETERS["min_shared_units"],
+        help_text="Units two annotators must share for their Cohen's kappa.",
+    )
+    min_expert_labels = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=1000,
+        initial=DEFAULT_PARAMETERS["min_expert_labels"],
+        help_text="Expert labels a unit needs to serve as the expert reference.",
+    )
+    treated_tone = forms.CharField(
+        required=False,
+        max_length=64,
+        initial=DEFAULT_PARAMETERS["treated_tone"],
+        help_text="Tone checks compare this condition…",
+    )
+    control_tone = forms.CharField(
+        required=False,
+        max_length=64,
+        initial=DEFAULT_PARAMETERS["control_tone"],
+        help_text="…with this one.",
+    )
     pools = forms.CharField(required=False, help_text="Comma-separated; empty means all.")
     guideline_versions = forms.CharField(required=False, help_text="Comma-separated; empty = all.")
 
+    PARAMETERS = (
+        "n_bootstrap",
+        "seed",
+        "confidence_level",
+        "min_shared_units",
+        "min_expert_labels",
+        "treated_tone",
+        "control_tone",
+    )
+
     def parameters(self) -> dict[str, Any]:
-        return {key: self.cleaned_data[key] for key in ("n_bootstrap", "seed", "confidence_level")}
+        return {
+            key: self.cleaned_data[key]
+            for key in self.PARAMETERS
+            if self.cleaned_data.get(key) not in (None, "")
+        }
 
     def filters(self) -> dict[str, list[str]]:
         return {
@@ -99,18 +165,21 @@ def dataset_import_page(request: HttpRequest, project: Project) -> HttpResponse:
     form = DatasetImportForm(request.POST or None, request.FILES or None)
     context: dict[str, Any] = {"project": project, "form": form}
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
+        data = form.cleaned_data
+        upload = data["file"]
         try:
-            fmt = detect_format(upload.name, form.cleaned_data["format"] or None)
+            fmt = detect_format(upload.name, data["format"] or None)
+            bundle = bundle_files(units=data["units"], annotators=data["annotators"])
             context["dataset"] = dataset_import(
                 actor=request.user,
                 project=project,
-                name=form.cleaned_data["name"],
+                name=data["name"],
                 stream=upload,
                 fmt=fmt,
                 filename=upload.name,
-                declarations=form.cleaned_data["declarations"],
-                replace=form.cleaned_data["replace"],
+                declarations=data["declarations"],
+                replace=data["replace"],
+                **bundle,
             )
         except ValueError as exc:
             form.add_error("format", str(exc))
@@ -143,16 +212,21 @@ def dataset_detail(request: HttpRequest, project: Project, dataset_id: int) -> H
 def report_request(request: HttpRequest, project: Project, dataset_id: int) -> HttpResponse:
     dataset = dataset_get(project=project, dataset_id=dataset_id)
     form = ReportRequestForm(request.POST)
-    if not form.is_valid():
+    report = None
+    if form.is_valid():
+        try:
+            report = agreement_report_request(
+                actor=request.user,
+                project=project,
+                dataset=dataset,
+                parameters=form.parameters(),
+                filters=form.filters(),
+            )
+        except ApplicationError as exc:
+            form.add_error(None, exc.message)
+    if report is None:
         context = {"project": project, "dataset": dataset, "form": form, "reports": []}
         return render(request, "analysis/dataset_detail.html", context, status=400)
-    report = agreement_report_request(
-        actor=request.user,
-        project=project,
-        dataset=dataset,
-        parameters=form.parameters(),
-        filters=form.filters(),
-    )
     url = reverse("analysis-report", args=[project.slug, report.pk])
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 

@@ -28,7 +28,12 @@ from analysis.selectors import (
     report_provenance,
 )
 from analysis.selectors_leaderboard import task_get_by_slug, task_leaderboard_get
-from analysis.services import DEFAULT_PARAMETERS, agreement_report_request, dataset_import
+from analysis.services import (
+    DEFAULT_PARAMETERS,
+    agreement_report_request,
+    bundle_files,
+    dataset_import,
+)
 from common.api.base import READERS, ProjectAPIView
 from common.exceptions import ApplicationError
 
@@ -44,7 +49,16 @@ class _DatasetOutput(serializers.Serializer):
     questions = serializers.JSONField()
     source_filename = serializers.CharField()
     source_format = serializers.CharField()
+    units_filename = serializers.CharField()
+    annotators_filename = serializers.CharField()
     row_count = serializers.IntegerField()
+    empty_value_count = serializers.IntegerField(
+        help_text="Rows left out because their value was empty."
+    )
+    bundle_unit_count = serializers.IntegerField(help_text="Rows of the units file (0: none).")
+    bundle_annotator_count = serializers.IntegerField(
+        help_text="Rows of the annotators file (0: none)."
+    )
     unit_count = serializers.IntegerField()
     annotator_count = serializers.IntegerField()
     data_hash = serializers.CharField()
@@ -62,10 +76,11 @@ class DatasetListApi(AnalysisAPIView):
 
 
 class DatasetImportApi(AnalysisAPIView):
-    """Upload a long-format annotation file (CSV, JSONL, Parquet) as a dataset; all or nothing.
+    """Upload a long-format annotation file (CSV, JSONL, Parquet) as a dataset, optionally
+    as a study bundle with a `units` and an `annotators` file; all or nothing.
 
-    Refused files answer 400 with `errors` (line, field, message; the first 100) and
-    `error_count`.
+    Refused uploads answer 400 with `errors` (file, line, field, message; the first 100)
+    and `error_count`.
     """
 
     parser_classes = [MultiPartParser, FormParser]
@@ -74,11 +89,18 @@ class DatasetImportApi(AnalysisAPIView):
         name = serializers.CharField(max_length=120)
         file = serializers.FileField()
         format = serializers.ChoiceField(choices=list(FORMATS), required=False)
+        units = serializers.FileField(
+            required=False, help_text="The study bundle's units file (CSV, JSONL, Parquet)."
+        )
+        annotators = serializers.FileField(
+            required=False, help_text="The study bundle's annotators file (CSV, JSONL, Parquet)."
+        )
         declarations = serializers.CharField(
             required=False,
             allow_blank=True,
             default="",
-            help_text="Lines 'level QUESTION=LEVEL' / 'order QUESTION=v1,v2'; override the file.",
+            help_text="Lines 'level QUESTION=LEVEL', 'order QUESTION=v1,v2' and "
+            "'role QUESTION=quality|error_flag|assertiveness|preference'; override the file.",
         )
         replace = serializers.BooleanField(default=False)
 
@@ -98,6 +120,7 @@ class DatasetImportApi(AnalysisAPIView):
         data = serializer.validated_data
         try:
             fmt = detect_format(data["file"].name, data.get("format"))
+            bundle = bundle_files(units=data.get("units"), annotators=data.get("annotators"))
         except ValueError as exc:
             raise serializers.ValidationError({"format": [str(exc)]}) from exc
         dataset = dataset_import(
@@ -109,6 +132,7 @@ class DatasetImportApi(AnalysisAPIView):
             filename=data["file"].name,
             declarations=data["declarations"],
             replace=data["replace"],
+            **bundle,
         )
         return Response(self.OutputSerializer(dataset).data, status=201)
 

@@ -58,20 +58,22 @@ def test_every_error_is_reported_by_line_and_field():
         + "u1,a,score,high,crowd,v1\n"  # 5 not a number
         + "u1,b,quality,great,crowd,v1\n"  # 6 not in the order
         + ",b,quality,ok,crowd,v1\n"  # 7 unit missing
-        + "u2,b,quality,,crowd,v1\n"  # 8 value missing
+        + "u2,b,quality,,crowd,v1\n"  # 8 no answer: left out and counted, not an error
         + "u3,b,quality,ok\n"  # 9 wrong cell count
         + "u1,a,score,8,crowd,v1\n"  # 10 duplicate of line 4
+        + ",b,quality,,crowd,v1\n"  # 11 no answer, but the unit is missing too
     )
     parsed = parse_csv(text)
     assert errors(parsed) == [
         (5, "value"),
         (6, "value"),
         (7, "unit"),
-        (8, "value"),
         (9, "line"),
         (10, "annotator"),
+        (11, "unit"),
     ]
-    assert "line 4" in parsed.errors[-1].message
+    assert parsed.empty_values == 1
+    assert "line 4" in parsed.errors[-2].message
     assert "bad, ok, good" in parsed.errors[1].message
 
 
