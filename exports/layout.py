@@ -8,7 +8,8 @@ Python. The layout (docs/exports.md):
 * identity and design: ``annotation_id``, ``assignment_id``, ``status``, ``task``,
   ``unit_id``, ``unit_ordinal``, ``unit_excluded``, ``prompt_id``, ``prompt_text``,
   ``n_shown``, then per shown position ``L`` (A = first shown): ``system.L``,
-  ``output_id.L``;
+  ``output_id.L``, ``output.L`` (the text), ``variant.L``, ``tone.L``,
+  ``known_errors.L`` and ``metadata.L`` (the output's design, as imported);
 * who and when: ``annotator``, ``pool``, ``pool_kind``, ``guideline_version``,
   timestamps, ``client_active_seconds``, ``seconds_to_submit``;
 * gold: ``is_gold``, ``gold_n_checked``, ``gold_n_correct``, ``gold_correct``;
@@ -244,6 +245,33 @@ def task_query(
                 f"the system whose response was shown at position {letter}",
             ),
             Column(f"output_id.{letter}", INT, f"uo{i}.output_id", f"the output shown at {letter}"),
+            Column(
+                f"output.{letter}", TEXT, f"o{i}.text", f"the text of the output shown at {letter}"
+            ),
+            Column(
+                f"variant.{letter}",
+                TEXT,
+                f"NULLIF(o{i}.variant, '')",
+                f"the rewrite label of the output shown at {letter} (empty: the system's own)",
+            ),
+            Column(
+                f"tone.{letter}",
+                TEXT,
+                f"NULLIF(o{i}.tone_condition, '')",
+                f"the tone condition of the output shown at {letter}",
+            ),
+            Column(
+                f"known_errors.{letter}",
+                INT,
+                f"o{i}.known_error_count",
+                f"known (planted or found) errors in the output shown at {letter}",
+            ),
+            Column(
+                f"metadata.{letter}",
+                TEXT,
+                f"o{i}.metadata::text",
+                f"the metadata of the output shown at {letter} (JSON)",
+            ),
         ]
     columns += [
         Column("annotator", TEXT, annotator, annotator_doc),

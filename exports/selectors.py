@@ -336,3 +336,312 @@ def export_job_file(*, job: ExportJob) -> Path:
     if not path.is_file():
         raise ApplicationError("The file of this export is gone.")
     return path
+
+
+# -- the study bundle (Hugging Face layout) ----------------------------------------------
+
+BUNDLE_TABLES = ("annotations", "units", "annotators")
+# The bundle's column order (docs/annotations-format.md, "A study bundle").
+_ANNOTATION_COLUMNS = (
+    "unit",
+    "annotator",
+    "question",
+    "value",
+    "pool",
+    "guideline_version",
+    "shown_order",
+)
+_UNIT_COLUMNS = (
+    "unit",
+    "prompt_id",
+    "output_id",
+    "system",
+    "output",
+    "tone",
+    "known_errors",
+    "variant",
+    "system_a",
+    "system_b",
+    "output_a",
+    "output_b",
+    "tone_a",
+    "tone_b",
+    "known_errors_a",
+    "known_errors_b",
+    "variant_a",
+    "variant_b",
+)
+
+
+def _answer_text(value: Any) -> str:
+    """An analysed answer as the bundle writes it: yes/no as true/false, numbers plainly."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _known_errors_text(count: int | None, listed: Any) -> str | None:
+    """The list of known errors when the import gave one (as JSON), else the count."""
+    import orjson
+
+    if isinstance(listed, list) and len(listed) == count:
+        return orjson.dumps(listed).decode()
+    return None if count is None else str(count)
+
+
+def _text_table(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> pa.Table:
+    return pa.table(
+        {name: pa.array([row.get(name) for row in rows], type=pa.string()) for name in columns}
+    )
+
+
+def _with_questions(table: pa.Table, questions: Mapping[str, Any]) -> pa.Table:
+    import orjson
+
+    return table.replace_schema_metadata({"judgebench.questions": orjson.dumps(dict(questions))})
+
+
+def task_bundle_tables(
+    *, task: Any, filters: Mapping[str, Any] | None = None, identity: str = "pseudonym"
+) -> dict[str, pa.Table]:
+    """The task's analysed answers as a study bundle (annotations, units, annotators):
+    the files `import_annotations --units --annotators` takes, so a report on the
+    imported dataset gives the task's numbers.
+
+    The annotations are exactly those the task's report reads (`analysis.loaders.
+    task_table`: submitted, units not excluded), narrowed by the export's filters. Units
+    keep the report's unit ids (``<unit>`` for a unit, ``<unit>/<output>`` for one output
+    of it); a unit of more than two outputs keeps its prompt only.
+    """
+    from django.db.models import Q as Where
+
+    from analysis.loaders import task_table
+    from annotation.models import UnitOutput
+
+    filters = filters or {}
+    where = Where()
+    if filters.get("date_from"):
+        where &= Where(submitted_at__gte=filters["date_from"])
+    if filters.get("date_to"):
+        where &= Where(submitted_at__lt=filters["date_to"])
+    if filters.get("systems"):
+        where &= Where(unit__unit_outputs__output__system__name__in=list(filters["systems"]))
+    table_filters = {
+        key: [str(v) for v in filters[key]]
+        for key in ("pools", "guideline_versions")
+        if filters.get(key)
+    }
+    table, questions = task_table(
+        task=task, filters=table_filters, identity=identity, where=where if where else None
+    )
+    outputs: dict[int, list[dict[str, Any]]] = {}
+    for row in (
+        UnitOutput.objects.filter(unit__task_id=task.pk)
+        .order_by("unit_id", "position")
+        .values(
+            "unit_id",
+            "output_id",
+            "output__system__name",
+            "output__variant",
+            "output__text",
+            "output__tone_condition",
+            "output__known_error_count",
+            "output__metadata",
+            "unit__prompt__external_id",
+        )
+        .iterator(chunk_size=10_000)
+    ):
+        outputs.setdefault(row["unit_id"], []).append(row)
+
+    def single(row: dict[str, Any], suffix: str = "") -> dict[str, Any]:
+        return {
+            f"system{suffix}": row["output__system__name"],
+            f"output{suffix}": row["output__text"],
+            f"tone{suffix}": row["output__tone_condition"] or None,
+            f"known_errors{suffix}": _known_errors_text(
+                row["output__known_error_count"],
+                (row["output__metadata"] or {}).get("known_errors"),
+            ),
+            f"variant{suffix}": row["output__variant"] or None,
+        }
+
+    units: list[dict[str, Any]] = []
+    base: dict[str, tuple[str, ...]] = {}
+    for unit_id in sorted(set(table["unit_id"].astype(str)) if len(table) else ()):
+        unit, _, output = unit_id.partition("/")
+        shown = outputs.get(int(unit), [])
+        entry: dict[str, Any] = {
+            "unit": unit_id,
+            "prompt_id": shown[0]["unit__prompt__external_id"] if shown else None,
+        }
+        chosen = [r for r in shown if str(r["output_id"]) == output] if output else shown
+        if len(chosen) == 1:
+            entry |= single(chosen[0]) | {"output_id": str(chosen[0]["output_id"])}
+        elif len(chosen) == 2:
+            entry |= single(chosen[0], "_a") | single(chosen[1], "_b")
+            base[unit_id] = tuple(
+                f"{r['output__system__name']} [{r['output__variant']}]"
+                if r["output__variant"]
+                else r["output__system__name"]
+                for r in chosen
+            )
+        units.append(entry)
+
+    annotations = []
+    shown_orders = table["shown_order"] if "shown_order" in table.columns else None
+    for index, row in enumerate(table.itertuples(index=False)):
+        order = shown_orders.iloc[index] if shown_orders is not None else None
+        shown = None
+        if isinstance(order, tuple) and row.unit_id in base:
+            shown = "ab" if order == base[row.unit_id] else "ba"
+        annotations.append(
+            {
+                "unit": row.unit_id,
+                "annotator": row.annotator_id,
+                "question": row.question,
+                "value": _answer_text(row.value),
+                "pool": row.pool,
+                "guideline_version": row.guideline_version,
+                "shown_order": shown,
+            }
+        )
+    kinds = (
+        table.groupby("annotator_id", sort=True)[["pool", "pool_kind"]].first()
+        if len(table)
+        else None
+    )
+    annotators = (
+        [
+            {"annotator": annotator, "pool": pool, "pool_kind": kind}
+            for annotator, (pool, kind) in kinds.iterrows()
+        ]
+        if kinds is not None
+        else []
+    )
+    roles = {str(q["key"]): q["role"] for q in task.guideline_version.rubric if q.get("role")}
+    declared = {
+        name: {
+            "level": spec["level"],
+            **({"order": spec["order"]} if spec.get("order") else {}),
+            **({"role": roles[name]} if name in roles else {}),
+            # A pairwise question is the preference its votes express.
+            **(
+                {"role": "preference"}
+                if spec.get("type") == "pairwise"
+                and name not in roles
+                and "preference" not in roles.values()
+                else {}
+            ),
+        }
+        for name, spec in questions.items()
+    }
+    return {
+        "annotations": _with_questions(_text_table(_ANNOTATION_COLUMNS, annotations), declared),
+        "units": _text_table(_UNIT_COLUMNS, units),
+        "annotators": _text_table(("annotator", "pool", "pool_kind"), annotators),
+    }
+
+
+def dataset_bundle_tables(
+    *, dataset: AnnotationDataset, filters: Mapping[str, Any] | None = None
+) -> dict[str, pa.Table]:
+    """A dataset's answers, units and annotators as a study bundle again (what was
+    imported, with ids and labels as stored)."""
+    from analysis.models import DatasetAnnotation, DatasetAnnotator, DatasetOutput
+
+    filters = filters or {}
+    answers = DatasetAnnotation.objects.filter(dataset=dataset)
+    if filters.get("pools"):
+        answers = answers.filter(pool__in=list(filters["pools"]))
+    if filters.get("guideline_versions"):
+        answers = answers.filter(
+            guideline_version__in=[str(v) for v in filters["guideline_versions"]]
+        )
+    annotations = [
+        {
+            "unit": unit,
+            "annotator": annotator,
+            "question": question,
+            "value": value,
+            "pool": pool or None,
+            "guideline_version": version or None,
+            "shown_order": order or None,
+        }
+        for unit, annotator, question, value, pool, version, order in answers.order_by("id")
+        .values_list(
+            "unit",
+            "annotator",
+            "question",
+            "value_text",
+            "pool",
+            "guideline_version",
+            "shown_order",
+        )
+        .iterator(chunk_size=50_000)
+    ]
+    units: dict[str, dict[str, Any]] = {}
+    for output in (
+        DatasetOutput.objects.filter(unit__dataset=dataset)
+        .select_related("unit")
+        .order_by("unit_id", "position")
+        .iterator(chunk_size=10_000)
+    ):
+        entry = units.setdefault(
+            output.unit.unit,
+            {
+                "unit": output.unit.unit,
+                "prompt_id": output.unit.prompt_id or None,
+                "output_id": output.unit.output_id or None,
+                "shown_order": output.unit.shown_order or None,
+                "_outputs": [],
+            },
+        )
+        entry["_outputs"].append(output)
+    unit_rows = []
+    for entry in units.values():
+        shown = entry.pop("_outputs")
+        suffixes = ("",) if len(shown) == 1 else ("_a", "_b")
+        for suffix, output in zip(suffixes, shown, strict=False):
+            entry |= {
+                f"system{suffix}": output.system or None,
+                f"output{suffix}": output.text,
+                f"tone{suffix}": output.tone or None,
+                f"known_errors{suffix}": _known_errors_text(
+                    output.known_errors, output.known_error_list
+                ),
+                f"variant{suffix}": output.variant or None,
+            }
+        unit_rows.append(entry)
+    people = list(DatasetAnnotator.objects.filter(dataset=dataset).order_by("annotator"))
+    attributes = sorted({key for person in people for key in person.attributes})
+    annotator_rows = [
+        {
+            "annotator": person.annotator,
+            "pool": person.pool or None,
+            "pool_kind": person.pool_kind or None,
+            **{f"attr.{key}": person.attributes.get(key) for key in attributes},
+        }
+        for person in people
+    ]
+    declared = {
+        name: {key: spec[key] for key in ("level", "order", "role") if spec.get(key)}
+        for name, spec in dataset.questions.items()
+    }
+    columns = {
+        name: pa.array([row.get(name) for row in annotator_rows], type=pa.string())
+        for name in ("annotator", "pool", "pool_kind")
+    }
+    for key in attributes:
+        values = [row[f"attr.{key}"] for row in annotator_rows]
+        # One Arrow type per column: attributes of mixed types are written as text.
+        if len({type(v) for v in values if v is not None}) > 1:
+            values = [None if v is None else str(v) for v in values]
+        columns[f"attr.{key}"] = pa.array(values)
+    annotator_table = pa.table(columns)
+    return {
+        "annotations": _with_questions(_text_table(_ANNOTATION_COLUMNS, annotations), declared),
+        "units": _text_table((*_UNIT_COLUMNS, "shown_order"), unit_rows),
+        "annotators": annotator_table,
+    }

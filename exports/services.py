@@ -258,6 +258,18 @@ def export_card(
     }
 
 
+def _bundle_tables(
+    *, task: Any, dataset: AnnotationDataset | None, filters: Mapping[str, Any], identity: str
+) -> dict[str, pa.Table]:
+    """The study bundle the Hugging Face layout carries beside the raw rows."""
+    if task is not None:
+        return selectors.task_bundle_tables(
+            task=task, filters=_query_filters(filters), identity=identity
+        )
+    assert dataset is not None
+    return selectors.dataset_bundle_tables(dataset=dataset, filters=filters)
+
+
 def _render_table(
     *,
     fmt: str,
@@ -265,6 +277,7 @@ def _render_table(
     card: Mapping[str, Any],
     on_batch: Callable[[int], None] | None,
     counter: list[int],
+    tables: Callable[[], Mapping[str, pa.Table]] | None = None,
 ) -> Iterator[bytes]:
     source = selectors.export_batches(query=query, on_batch=on_batch)
 
@@ -281,7 +294,12 @@ def _render_table(
         )
     elif fmt == "hf":
         rendered = hf.render(
-            counted(), schema, card=card, row_group_rows=row_group, metadata=card["metadata"]
+            counted(),
+            schema,
+            card=card,
+            row_group_rows=row_group,
+            metadata=card["metadata"],
+            tables=tables() if tables is not None else None,
         )
     else:
         rendered = TABLE_RENDERERS[fmt].render(counted(), schema)
@@ -440,6 +458,9 @@ def annotations_write(
         card=card,
         on_batch=(lambda rows: on_progress(rows, total)) if on_progress else None,
         counter=counter,
+        tables=lambda: _bundle_tables(
+            task=task, dataset=dataset, filters=cleaned, identity=identity
+        ),
     )
     _write_atomically(path=Path(path), chunks=chunks, fmt=fmt, counter=counter)
     return counter[0]
@@ -890,7 +911,14 @@ def _run(job: ExportJob) -> tuple[int, str, int]:
 
     counter = [0]
     chunks = _render_table(
-        fmt=job.format, query=query, card=card, on_batch=progress, counter=counter
+        fmt=job.format,
+        query=query,
+        card=card,
+        on_batch=progress,
+        counter=counter,
+        tables=lambda: _bundle_tables(
+            task=job.task, dataset=job.dataset, filters=job.filters, identity=identity
+        ),
     )
     size, sha256 = _write_atomically(path=final, chunks=chunks, fmt=job.format, counter=counter)
     return size, sha256, counter[0]

@@ -2,6 +2,10 @@
 card, YAML front matter with ``dataset_info.features`` and ``configs``) and
 ``data/train-00000-of-00001.parquet``. Unzipped, ``datasets.load_dataset(<folder>)``
 reads it; so does ``pandas.read_parquet`` on the data file.
+
+With `tables` (the study bundle: ``annotations``, ``units``, ``annotators``) each is one
+more config, ``<name>/train-00000-of-00001.parquet``: the three files
+``manage.py import_annotations`` takes, so the download re-runs any analysis elsewhere.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 import yaml
 
 from exports.layout import HF_DTYPES
@@ -22,7 +27,18 @@ EXTENSION = "zip"
 DATA_FILE = "data/train-00000-of-00001.parquet"
 
 
-def dataset_card(schema: pa.Schema, *, rows: int, size: int, card: Mapping[str, Any]) -> str:
+def table_file(name: str) -> str:
+    return f"{name}/train-00000-of-00001.parquet"
+
+
+def dataset_card(
+    schema: pa.Schema,
+    *,
+    rows: int,
+    size: int,
+    card: Mapping[str, Any],
+    tables: Mapping[str, pa.Table] | None = None,
+) -> str:
     """The README.md: YAML front matter for the Hub, then fields and collection in prose."""
     features = [
         {"name": field.name, "dtype": HF_DTYPES.get(str(field.type), "string")} for field in schema
@@ -37,6 +53,10 @@ def dataset_card(schema: pa.Schema, *, rows: int, size: int, card: Mapping[str, 
         },
         "configs": [
             {"config_name": "default", "data_files": [{"split": "train", "path": "data/train-*"}]}
+        ]
+        + [
+            {"config_name": name, "data_files": [{"split": "train", "path": f"{name}/train-*"}]}
+            for name in tables or {}
         ],
     }
     lines = [
@@ -60,6 +80,22 @@ def dataset_card(schema: pa.Schema, *, rows: int, size: int, card: Mapping[str, 
         lines.append(
             f"| `{field.name}` | {HF_DTYPES.get(str(field.type), 'string')} | {description} |"
         )
+    if tables:
+        lines += [
+            "",
+            "## Study bundle",
+            "",
+            "The configs "
+            + ", ".join(f"`{name}` ({table.num_rows} rows)" for name, table in tables.items())
+            + " are the answers the report analyses, what each unit showed and who the "
+            "annotators were, in the shape JudgeBench imports (docs/annotations-format.md):",
+            "",
+            "```",
+            "python manage.py import_annotations annotations/train-00000-of-00001.parquet \\",
+            "    --units units/train-00000-of-00001.parquet \\",
+            "    --annotators annotators/train-00000-of-00001.parquet --dataset NAME",
+            "```",
+        ]
     lines += [
         "",
         "## Reproducibility",
@@ -79,6 +115,7 @@ def render(
     card: Mapping[str, Any],
     row_group_rows: int = 65_536,
     metadata: Mapping[str, object] | None = None,
+    tables: Mapping[str, pa.Table] | None = None,
 ) -> Iterator[bytes]:
     sink = Drain()
     rows = 0
@@ -98,5 +135,13 @@ def render(
                 if data:
                     yield data
         size = archive.getinfo(DATA_FILE).file_size
-        archive.writestr("README.md", dataset_card(schema, rows=rows, size=size, card=card))
+        for name, table in (tables or {}).items():
+            with archive.open(table_file(name), "w", force_zip64=True) as member:
+                pq.write_table(table, member)
+            data = sink.take()
+            if data:
+                yield data
+        archive.writestr(
+            "README.md", dataset_card(schema, rows=rows, size=size, card=card, tables=tables)
+        )
     yield sink.take()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import zipfile
 from datetime import timedelta
 
@@ -57,12 +58,20 @@ def test_one_row_per_decided_assignment_with_systems_and_reasons(annotated, tmp_
     flagged = frame[frame["status"] == "flagged"].iloc[0]
     assert (flagged["flag_reason"], flagged["flag_note"]) == ("broken", "cut off")
 
-    system_of = {o.pk: o.system.name for o in Output.objects.select_related("system")}
+    outputs = {o.pk: o for o in Output.objects.select_related("system")}
     for assignment in Assignment.objects.filter(unit__task=annotated.task).exclude(status="leased"):
         row = frame[frame["assignment_id"] == assignment.pk].iloc[0]
         shown = list(assignment.shown_order)
         assert [row["output_id.A"], row["output_id.B"]] == shown
-        assert [row["system.A"], row["system.B"]] == [system_of[o] for o in shown]
+        assert [row["system.A"], row["system.B"]] == [outputs[o].system.name for o in shown]
+        # Each shown position carries its output's text and design beside the system.
+        for letter, output_id in zip("AB", shown, strict=True):
+            output = outputs[output_id]
+            assert row[f"output.{letter}"] == output.text
+            assert row[f"tone.{letter}"] == output.tone_condition
+            assert row[f"known_errors.{letter}"] == output.known_error_count
+            assert pd.isna(row[f"variant.{letter}"]) and not output.variant
+            assert json.loads(row[f"metadata.{letter}"]) == output.metadata
     submitted = frame[frame["status"] == "submitted"]
     # Every annotator always preferred the first system, whatever letter it had.
     assert set(submitted["answer.preference.system"]) == {annotated.scenario.systems[0].name}
@@ -188,7 +197,11 @@ def test_real_usernames_only_for_leads(annotated, tmp_path):
 def test_hugging_face_layout_has_a_card_describing_every_field(annotated, tmp_path):
     path, rows = write(annotated, tmp_path, "hf")
     with zipfile.ZipFile(path) as archive:
-        assert set(archive.namelist()) == {"README.md", hf.DATA_FILE}
+        assert set(archive.namelist()) == {
+            "README.md",
+            hf.DATA_FILE,
+            *(hf.table_file(name) for name in ("annotations", "units", "annotators")),
+        }
         card = archive.read("README.md").decode()
         frame = pd.read_parquet(io.BytesIO(archive.read(hf.DATA_FILE)))
     front = yaml.safe_load(card.split("---")[1])
@@ -197,6 +210,13 @@ def test_hugging_face_layout_has_a_card_describing_every_field(annotated, tmp_pa
     assert {f["name"]: f["dtype"] for f in features}["submitted_at"] == "timestamp[us, tz=UTC]"
     assert front["dataset_info"]["splits"][0]["num_examples"] == rows == len(frame)
     assert front["configs"][0]["data_files"][0]["path"] == "data/train-*"
+    assert [c["config_name"] for c in front["configs"]] == [
+        "default",
+        "annotations",
+        "units",
+        "annotators",
+    ]
+    assert "import_annotations" in card
     assert annotated.task.slug in card and "Guideline" in card
     for column in frame.columns:
         assert f"`{column}`" in card
