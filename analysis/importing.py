@@ -162,6 +162,8 @@ def _check_declarations(declared: Declarations, errors: list[RowError]) -> None:
     holder: dict[str, str] = {}
     for name, spec in sorted(declared.items()):
         role = spec.get("role")
+        if role in ("quality", "assertiveness") and "level" not in spec:
+            spec["level"] = "ordinal"  # a score is ordered unless declared otherwise
         if role is not None:
             if role not in ROLES:
                 errors.append(

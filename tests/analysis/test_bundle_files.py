@@ -172,6 +172,15 @@ def test_roles_are_declared_like_levels_and_checked():
     )
     fields = {(e.line, e.field) for e in parsed.errors}
     assert fields == {(0, "role r"), (0, "role s"), (0, "role gone"), (0, "role p")}
+    # A score named by its role is ordinal unless declared otherwise.
+    scored = annotations(
+        "unit,annotator,question,value\nu,a,q,4\nu,a,f,yes\n",
+        declarations={"q": {"role": "quality"}, "f": {"role": "error_flag"}},
+    )
+    assert scored.questions == {
+        "f": {"level": "nominal", "order": None, "role": "error_flag"},
+        "q": {"level": "ordinal", "order": None, "role": "quality"},
+    }
 
 
 def test_ids_and_labels_are_nfc_so_one_word_is_one_category():
