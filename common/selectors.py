@@ -6,8 +6,15 @@ from collections.abc import Iterable
 
 from django.db.models import QuerySet
 
-from common.exceptions import AccessDenied
-from common.models import AuditEvent, Project, ProjectMembership, ProjectRole, User
+from common.exceptions import AccessDenied, NotFound
+from common.models import (
+    AuditEvent,
+    Project,
+    ProjectInvitation,
+    ProjectMembership,
+    ProjectRole,
+    User,
+)
 
 ALL_ROLES = frozenset(ProjectRole.values)
 
@@ -57,3 +64,33 @@ def project_members(*, project: Project) -> QuerySet[ProjectMembership]:
 
 def audit_events_for_project(*, project: Project) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(project=project).select_related("actor")
+
+
+def project_member_candidates(*, actor: User, project: Project) -> QuerySet[User]:
+    """People a lead may add to `project` directly: members of another project the
+    lead leads. Anyone else is invited by e-mail, so no username can be probed."""
+    led = ProjectMembership.objects.filter(user=actor, role=ProjectRole.LEAD).exclude(
+        project=project
+    )
+    return (
+        User.objects.filter(project_memberships__project__in=led.values("project"))
+        .distinct()
+        .order_by("username")
+    )
+
+
+def project_invitations_open(*, project: Project) -> QuerySet[ProjectInvitation]:
+    return ProjectInvitation.objects.filter(
+        project=project, accepted_at__isnull=True, revoked_at__isnull=True
+    ).order_by("-created_at")
+
+
+def project_invitation_get(*, project: Project, invitation_id: int) -> ProjectInvitation:
+    invitation = ProjectInvitation.objects.filter(project=project, pk=invitation_id).first()
+    if invitation is None:
+        raise NotFound("No such invitation in this project.")
+    return invitation
+
+
+def project_invitation_by_token(*, token: str) -> ProjectInvitation | None:
+    return ProjectInvitation.objects.select_related("project").filter(token=token).first()

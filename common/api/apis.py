@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
@@ -13,11 +14,20 @@ from common.api.base import LEAD, ProjectAPIView
 from common.models import ProjectRole, User
 from common.selectors import (
     audit_events_for_project,
+    project_invitation_get,
+    project_invitations_open,
     project_list_for_actor,
+    project_member_candidates,
     project_members,
     project_roles_for_user,
 )
-from common.services import project_create, project_membership_add, project_membership_remove
+from common.services import (
+    project_create,
+    project_invitation_create,
+    project_invitation_revoke,
+    project_membership_add,
+    project_membership_remove,
+)
 
 
 class ProjectListApi(APIView):
@@ -80,6 +90,10 @@ class ProjectDetailApi(ProjectAPIView):
 
 
 class ProjectMembersApi(ProjectAPIView):
+    """A project's members. A lead adds someone who is a member of another project they
+    lead (by username), or invites anyone by e-mail (`invitations/`); other usernames
+    are refused with the same message whether or not they exist."""
+
     allowed_roles = LEAD
 
     class OutputSerializer(serializers.Serializer):
@@ -102,23 +116,83 @@ class ProjectMembersApi(ProjectAPIView):
         """Add (or, with `remove`, take away) a role in this project."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        user = User.objects.filter(username=serializer.validated_data["username"]).first()
+        data = serializer.validated_data
+        if data["remove"]:
+            pool = User.objects.filter(project_memberships__project=self.project)
+            refusal = "Not a member of this project."
+        else:
+            pool = project_member_candidates(actor=request.user, project=self.project)
+            refusal = NOT_A_CANDIDATE
+        user = pool.filter(username=data["username"]).first()
         if user is None:
-            return Response({"username": ["No such user."]}, status=status.HTTP_400_BAD_REQUEST)
-        change = (
-            project_membership_remove
-            if serializer.validated_data["remove"]
-            else project_membership_add
-        )
-        change(
-            actor=request.user,
-            project=self.project,
-            user=user,
-            role=serializer.validated_data["role"],
-        )
+            return Response({"username": [refusal]}, status=status.HTTP_400_BAD_REQUEST)
+        change = project_membership_remove if data["remove"] else project_membership_add
+        change(actor=request.user, project=self.project, user=user, role=data["role"])
         return Response(
             self.OutputSerializer(project_members(project=self.project), many=True).data
         )
+
+
+NOT_A_CANDIDATE = (
+    "Not a member of another project you lead; invite them by e-mail instead (POST …/invitations/)."
+)
+
+
+class InvitationSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    invited_by = serializers.CharField(source="invited_by.username")
+    created_at = serializers.DateTimeField()
+    expires_at = serializers.DateTimeField()
+
+
+class ProjectInvitationsApi(ProjectAPIView):
+    """Invitations to this project that are still open; POST invites an e-mail address."""
+
+    allowed_roles = LEAD
+
+    class InputSerializer(serializers.Serializer):
+        email = serializers.EmailField()
+        role = serializers.ChoiceField(choices=ProjectRole.choices)
+
+    class CreatedSerializer(InvitationSerializer):
+        accept_url = serializers.URLField(
+            help_text="The link in the e-mail, if you prefer to send it yourself."
+        )
+
+    @extend_schema(responses=InvitationSerializer(many=True))
+    def get(self, request: Request, slug: str) -> Response:
+        invitations = project_invitations_open(project=self.project).select_related("invited_by")
+        return Response(InvitationSerializer(invitations, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
+    def post(self, request: Request, slug: str) -> Response:
+        serializer = self.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        invitation = project_invitation_create(
+            actor=request.user,
+            project=self.project,
+            accept_url=lambda token: request.build_absolute_uri(
+                reverse("invite-accept", args=[token])
+            ),
+            **serializer.validated_data,
+        )
+        data = InvitationSerializer(invitation).data
+        data["accept_url"] = request.build_absolute_uri(
+            reverse("invite-accept", args=[invitation.token])
+        )
+        return Response(data, status=201)
+
+
+class ProjectInvitationRevokeApi(ProjectAPIView):
+    allowed_roles = LEAD
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
+        invitation = project_invitation_get(project=self.project, invitation_id=invitation_id)
+        project_invitation_revoke(actor=request.user, invitation=invitation)
+        return Response(status=204)
 
 
 class ProjectAuditApi(ProjectAPIView):

@@ -12,5 +12,15 @@ urlpatterns = [
         apis.ProjectMembersApi.as_view(),
         name="api-project-members",
     ),
+    path(
+        "projects/<slug:slug>/invitations/",
+        apis.ProjectInvitationsApi.as_view(),
+        name="api-project-invitations",
+    ),
+    path(
+        "projects/<slug:slug>/invitations/<int:invitation_id>/",
+        apis.ProjectInvitationRevokeApi.as_view(),
+        name="api-project-invitation",
+    ),
     path("projects/<slug:slug>/audit/", apis.ProjectAuditApi.as_view(), name="api-project-audit"),
 ]

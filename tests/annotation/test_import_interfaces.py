@@ -157,6 +157,12 @@ def test_htmx_import_page_shows_result_fragment(project_roles):
 
 
 def test_membership_change_is_audited_and_readable_by_leads_only(project_roles):
+    from common.models import ProjectMembership
+
+    # lead-b may be added directly because lead-a also leads lead-b's project.
+    ProjectMembership.objects.create(
+        project=project_roles.other_project, user=project_roles.lead, role="lead"
+    )
     lead = api_as(project_roles.lead)
     response = lead.post(
         "/api/projects/alpha/members/", {"username": "lead-b", "role": "researcher"}

@@ -15,7 +15,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from tests.conftest import api_as
 
 # Public by design: authentication itself, the API's own documentation, the admin
-# (which has its own login), and the crowd entry link (it authenticates by its token).
+# (which has its own login), the crowd entry link and project invitations (their tokens
+# are the key).
 PUBLIC_PREFIXES = (
     "accounts/",
     "api/schema/",
@@ -25,7 +26,7 @@ PUBLIC_PREFIXES = (
     "static/",
     "media/",
 )
-PUBLIC_NAMES = {"crowd-entry"}
+PUBLIC_NAMES = {"crowd-entry", "invite-accept"}
 
 PLACEHOLDERS = {
     "slug": "alpha",
