@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import secrets
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -43,6 +44,8 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import F, Model
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils import timezone
 
 from annotation.models import (
@@ -245,16 +248,20 @@ ITEM_PROMPT_SQL = """(
 
 # -- clearance ----------------------------------------------------------------------
 
-# (annotator, guideline version, quiz required) known to be cleared. Clearance cannot be
-# lost (acknowledgements and passed quiz attempts are never undone, published versions
-# are immutable), so a positive answer is cached for the life of the process.
-_cleared: set[tuple[int, int, bool]] = set()
+# (annotator, guideline version, quiz required) known to be cleared -> until when the
+# answer holds (monotonic clock). Annotators never undo an acknowledgement or a passed
+# quiz, but an admin can delete either: the process that deletes one forgets the
+# annotator's entries at once (`_clearance_lost` below), every other process within
+# CLEARANCE_CACHE_SECONDS, after which the next claim checks the database again.
+_cleared: dict[tuple[int, int, bool], float] = {}
 _CLEARED_MAX = 100_000
+CLEARANCE_CACHE_SECONDS = 60.0
 
 
 def _require_clearance(*, actor: User, task: Task, require_quiz: bool) -> None:
     key = (actor.pk, task.guideline_version_id, require_quiz)
-    if key in _cleared:
+    now = time.monotonic()
+    if _cleared.get(key, 0.0) > now:
         return
     from guidelines.selectors import guideline_version_clearance
 
@@ -272,11 +279,20 @@ def _require_clearance(*, actor: User, task: Task, require_quiz: bool) -> None:
         )
     if len(_cleared) >= _CLEARED_MAX:
         _cleared.clear()
-    _cleared.add(key)
+    _cleared[key] = now + CLEARANCE_CACHE_SECONDS
 
 
 def clearance_cache_clear() -> None:
     _cleared.clear()
+
+
+@receiver(post_delete, sender="guidelines.GuidelineAcknowledgement", dispatch_uid="clearance_ack")
+@receiver(post_delete, sender="guidelines.QuizAttempt", dispatch_uid="clearance_quiz")
+def _clearance_lost(sender: Any, instance: Any, **kwargs: Any) -> None:
+    # Not business logic: it only drops what this process remembered about the
+    # annotator's clearance for that version.
+    for key in [k for k in _cleared if k[0] == instance.user_id and k[1] == instance.version_id]:
+        _cleared.pop(key, None)
 
 
 # -- the claim ------------------------------------------------------------------------
