@@ -5,6 +5,7 @@ from django.urls import path
 from annotation import views, views_pay, views_study, views_tasks, views_workspace
 
 urlpatterns = [
+    path("p/<slug:slug>/", views.project_detail, name="project-detail"),
     path("p/<slug:slug>/outputs/", views.outputs_page, name="outputs"),
     path("p/<slug:slug>/outputs/import/", views.outputs_import_page, name="outputs-import"),
     path("p/<slug:slug>/study/", views_study.study_design_page, name="study-design"),

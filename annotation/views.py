@@ -6,9 +6,10 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from annotation.importing import detect_format
-from annotation.selectors import output_list, system_list
+from annotation.selectors import output_list, pool_list, project_counts, system_list
 from annotation.services.outputs import ImportRefused, outputs_import
 from common.models import Project, ProjectRole
+from common.selectors import project_members, project_roles_for_user
 from common.views import project_view
 
 
@@ -23,6 +24,20 @@ class OutputImportForm(forms.Form):
         ],
         required=False,
     )
+
+
+@project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
+def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
+    """The project's hub: its systems, prompts, outputs and pools, and links to each part."""
+    context = {
+        "project": project,
+        "roles": project_roles_for_user(actor=request.user, project=project),
+        "counts": project_counts(project=project),
+        "systems": system_list(project=project),
+        "pools": pool_list(project=project),
+        "members": project_members(project=project),
+    }
+    return render(request, "annotation/project_detail.html", context)
 
 
 @project_view([ProjectRole.LEAD])

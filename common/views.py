@@ -13,7 +13,6 @@ from common.selectors import (
     audit_events_for_project,
     project_get_for_actor,
     project_list_for_actor,
-    project_members,
     project_roles_for_user,
 )
 
@@ -47,21 +46,6 @@ def home(request: HttpRequest) -> HttpResponse:
         for project in project_list_for_actor(actor=request.user)
     ]
     return render(request, "common/home.html", {"projects": projects})
-
-
-@project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
-def project_detail(request: HttpRequest, project: Any) -> HttpResponse:
-    from annotation.selectors import pool_list, project_counts, system_list
-
-    context = {
-        "project": project,
-        "roles": project_roles_for_user(actor=request.user, project=project),
-        "counts": project_counts(project=project),
-        "systems": system_list(project=project),
-        "pools": pool_list(project=project),
-        "members": project_members(project=project),
-    }
-    return render(request, "common/project_detail.html", context)
 
 
 @project_view([ProjectRole.LEAD])
