@@ -28,7 +28,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils.html import escape
 
-from annotation.demo import FACTUAL_SLUG
+from demo.live_tasks import FACTUAL_SLUG
 from annotation.models import Annotation, Assignment, AssignmentStatus, Task
 from annotation.selectors_annotator import assignment_item, task_get_for_annotator
 from annotation.services.assignment import assignment_claim

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "guidelines",
     "analysis",
     "exports",
+    "demo",
 ]
 
 MIDDLEWARE = [

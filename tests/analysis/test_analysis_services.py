@@ -182,28 +182,3 @@ def test_eager_celery_computes_synchronously_after_commit(
         )
     report.refresh_from_db()
     assert report.status == ReportStatus.DONE
-
-
-def test_demo_seed_is_idempotent(project_roles, eager_celery, django_capture_on_commit_callbacks):
-    from analysis.demo import seed_demo_analysis
-
-    with django_capture_on_commit_callbacks(execute=True):
-        dataset = seed_demo_analysis(
-            project=project_roles.project, researcher=project_roles.researcher
-        )
-    with django_capture_on_commit_callbacks(execute=True):
-        again = seed_demo_analysis(
-            project=project_roles.project, researcher=project_roles.researcher
-        )
-    assert again.pk == dataset.pk
-    assert dataset.unit_count >= 200
-    assert set(dataset.questions) == {"quality", "assertiveness", "has_factual_error"}
-    report = AgreementReport.objects.get(dataset=dataset)
-    assert report.status == ReportStatus.DONE
-    result = json.loads(report.result_json)
-    pools = result["questions"]["quality"]["breakdowns"]["pool"]["groups"]
-    assert set(pools) == {"crowd", "expert"}
-    assert set(result["questions"]["quality"]["breakdowns"]["guideline_version"]["groups"]) == {
-        "v1",
-        "v2",
-    }

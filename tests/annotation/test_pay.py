@@ -1,5 +1,5 @@
 """Time and pay: clamping, per-item and per-hour amounts, the annotator's earnings, the
-lead's payout table and CSV, the minimum-rate warning, and the demo's ready tasks."""
+lead's payout table and CSV and the minimum-rate warning."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from annotation.models import Annotation, PayMode, PoolMembership, TaskPoolWorker
+from annotation.models import Annotation, PayMode, PoolMembership
 from annotation.selectors_pay import annotator_earnings, task_payouts
 from annotation.services.assignment import assignment_claim
 from annotation.services.pay import (
@@ -183,45 +183,3 @@ def test_payout_queries_do_not_grow_with_annotations(
     with django_assert_max_num_queries(2):
         payouts = task_payouts(task=s.task)
     assert payouts.items == 30 and len(payouts.lines) == 3
-
-
-def test_demo_logins_reach_a_ready_task_for_an_expert_and_a_crowd_annotator():
-    from annotation.demo import FACTUAL_SLUG, PAIRWISE_SLUG, seed_demo_tasks
-    from common.demo import DEMO_PROJECT_SLUG, seed_demo
-    from common.models import Project, User
-    from guidelines.demo import QUIZ_V2
-
-    seed_demo()
-    project = Project.objects.get(slug=DEMO_PROJECT_SLUG)
-    lead = User.objects.get(username="lead")
-    tasks = seed_demo_tasks(project=project, lead=lead)
-    again = seed_demo_tasks(project=project, lead=lead)  # idempotent
-    assert {t.pk for t in tasks.values()} == {t.pk for t in again.values()}
-    factual, pairwise = tasks[FACTUAL_SLUG], tasks[PAIRWISE_SLUG]
-    assert factual.status == pairwise.status == "live"
-    assert factual.units.count() == 120 and factual.units.filter(is_gold=True).count() == 6
-    assert pairwise.units.count() == 120
-    assert factual.pay_per_item > 0 and pairwise.pay_per_item > 0
-
-    for username in ("expert1", "crowd1"):
-        client = Client()
-        assert client.login(username=username, password="demo")
-        home = client.get(reverse("annotate-home")).content.decode()
-        assert factual.title in home and pairwise.title in home
-        page = reverse("annotate-task", args=[factual.public_id])
-        assert "I have read the guidelines" in client.get(page).content.decode()
-        client.post(reverse("annotate-acknowledge", args=[factual.public_id]))
-        if username.startswith("crowd"):  # the crowd pool must pass the v2 quiz first
-            assert "Qualification quiz" in client.get(page).content.decode()
-            form = {}
-            for item in QUIZ_V2["items"]:
-                for key, per_letter in item["answers"].items():
-                    for letter, value in per_letter.items():
-                        form[f"quiz-{item['id']}-{key}.{letter}"] = (
-                            str(value).lower() if isinstance(value, bool) else str(value)
-                        )
-            client.post(reverse("annotate-quiz", args=[factual.public_id]), form)
-        client.post(reverse("annotate-next", args=[factual.public_id]))
-        body = client.get(page).content.decode()
-        assert "Response A" in body and 'name="q-quality.A"' in body, username
-    assert TaskPoolWorker.objects.filter(user__username__in=["expert1", "crowd1"]).count() == 2

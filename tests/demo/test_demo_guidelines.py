@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from guidelines.demo import FACTUAL_NAME, PAIRWISE_NAME, seed_demo_guidelines
+from demo.guidelines import FACTUAL_NAME, PAIRWISE_NAME, seed_demo_guidelines
 from guidelines.models import Guideline, VersionStatus
 from guidelines.rubric import validate_rubric
 from guidelines.selectors import guideline_version_diff

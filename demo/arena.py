@@ -11,7 +11,9 @@ handle they were served), answering in terms of the order they were shown:
 * the crowd also leans towards the longer answer and towards the answer shown first;
   the experts vote by the strengths alone.
 
-Answer lengths are drawn independently of the system, so the crowd's length preference
+The prompts are 15 everyday requests asked three ways each (demo.content); every system
+answers with one of two written answers, cut after one to five sentences. Answer lengths
+are drawn independently of the system, so the crowd's length preference
 adds noise (shared by every vote on a battle) but no bias between systems, and the
 engine's counterbalanced A/B order cancels its first-position pull on average.
 
@@ -32,7 +34,6 @@ import random
 import orjson
 from django.db import transaction
 
-from analysis.services import agreement_report_request
 from annotation.models import (
     AnnotatorPool,
     Output,
@@ -49,6 +50,8 @@ from annotation.services.pools import pool_create, pool_member_add
 from annotation.services.submission import annotation_submit
 from annotation.services.tasks import task_create, task_launch, task_pool_add
 from common.models import Project, User
+from demo.content import ARENA_REQUESTS, join_chunks
+from demo.reports import demo_report_request
 from guidelines.models import Guideline, GuidelineMode, GuidelineVersion, VersionStatus
 from guidelines.services import (
     guideline_create,
@@ -106,97 +109,44 @@ receive, or *tie* if you cannot separate them. Judge helpfulness and correctness
 length: a longer answer is not a better one by itself.
 """
 
-# (request, what the answer is about): three framings of each make the 45 prompts.
-REQUESTS = (
-    ("explain compound interest", "compound interest"),
-    ("give me tips to keep a sourdough starter alive while I travel", "a sourdough starter"),
-    ("write a polite follow-up email after a job interview", "a follow-up email"),
-    ("show how to reverse a linked list in Python", "reversing a linked list"),
-    ("help me train for my first half-marathon", "half-marathon training"),
-    ("compare renting and buying a flat", "renting versus buying"),
-    ("explain how vaccines train the immune system", "how vaccines work"),
-    ("plan a three-day city trip on a small budget", "a budget city trip"),
-    ("show how to read a CSV file with pandas and drop empty rows", "cleaning a CSV file"),
-    ("summarise the causes of the French Revolution", "the French Revolution"),
-    ("suggest a bedtime routine for a toddler", "a toddler's bedtime"),
-    ("explain what a p-value is", "a p-value"),
-    ("tell me how to repot a root-bound houseplant", "repotting a houseplant"),
-    ("outline a five-minute conference talk", "a short talk"),
-    ("explain why the sky is blue", "the colour of the sky"),
-)
-FRAMINGS = (
-    "{Request}.",
-    "Could you {request}? Keep it short.",
-    "I'm new to this. Please {request}, step by step.",
-)
-OPENINGS = (
-    "Here is a practical way to think about {subject}.",
-    "Good question. {Subject} is easier than it looks once you see the pattern.",
-    "Short version first, then the details on {subject}.",
-)
-SENTENCES = (
-    "Start with the basics and make sure they hold before adding anything else.",
-    "A common mistake is to try everything at once; one change at a time is clearer.",
-    "Break the work into small steps and check each one before moving on.",
-    "If something goes wrong, go back to the last step that worked.",
-    "A short routine done often beats an occasional big effort.",
-    "Try it once on a small scale before committing to it.",
-    "Keep a few notes, so you can tell what changed when the result changes.",
-    "There is rarely a single right answer; it depends on your constraints.",
-    "When in doubt, choose the option that is easiest to undo.",
-    "A concrete example usually helps more than a general rule.",
-    "Watch for the one or two details that matter most and ignore the rest at first.",
-    "It is worth checking a reliable reference for the numbers that matter.",
-)
-CLOSINGS = (
-    "In short: keep it simple, be consistent, and adjust as you learn.",
-    "I hope this helps; ask if you want more detail on any step.",
-    "",
-)
+ANSWER_CHOICES = tuple((answer, length) for answer in (0, 1) for length in range(1, 6))
 
 
-def _capitalised(text: str) -> str:
-    return text[:1].upper() + text[1:]
+def arena_prompts() -> list[tuple[str, str, int]]:
+    """(external id, prompt text, request index) of the 45 arena prompts."""
+    return [
+        (f"arena-{number:02d}-{style}", text, number)
+        for number, request in enumerate(ARENA_REQUESTS)
+        for style, text in enumerate(request.prompts)
+    ]
 
 
-def arena_prompts() -> list[tuple[str, str, str]]:
-    """(external id, prompt text, subject) of the 45 arena prompts."""
-    prompts = []
-    for number, (request, subject) in enumerate(REQUESTS):
-        for style, framing in enumerate(FRAMINGS):
-            text = framing.format(request=request, Request=_capitalised(request))
-            prompts.append((f"arena-{number:02d}-{style}", text, subject))
-    return prompts
-
-
-def arena_output_text(*, prompt_id: str, subject: str, system: str) -> str:
-    """A neutral answer of random length: nothing in it depends on the system but the
-    seed, so neither its words nor its length give the system away."""
-    rng = random.Random(f"{ARENA_SEED}:text:{prompt_id}:{system}")
-    body = rng.sample(SENTENCES, rng.randint(1, 8))
-    parts = [rng.choice(OPENINGS).format(subject=subject, Subject=_capitalised(subject))]
-    parts.append(" ".join(body))
-    parts.append(rng.choice(CLOSINGS))
-    return "\n\n".join(part for part in parts if part)
+def arena_output_texts(*, prompt_id: str, request: int) -> dict[str, str]:
+    """Each system's answer to one prompt: one of the request's two written answers, cut
+    after one to five of its chunks. The systems draw distinct (answer, length) pairs at
+    random, so neither the words nor the length of an answer give its system away."""
+    rng = random.Random(f"{ARENA_SEED}:text:{prompt_id}")
+    choices = rng.sample(ANSWER_CHOICES, len(ARENA_STRENGTHS))
+    answers = ARENA_REQUESTS[request].answers
+    return {
+        system: join_chunks(answers[answer][:length])
+        for system, (answer, length) in zip(ARENA_STRENGTHS, choices, strict=True)
+    }
 
 
 def _outputs_file() -> bytes:
     lines = []
-    for prompt_id, text, subject in arena_prompts():
-        for system in ARENA_STRENGTHS:
-            lines.append(
-                orjson.dumps(
-                    {
-                        "prompt_id": prompt_id,
-                        "prompt": text,
-                        "system": system,
-                        "output": arena_output_text(
-                            prompt_id=prompt_id, subject=subject, system=system
-                        ),
-                        "metadata": {"category": subject},
-                    }
-                )
-            )
+    for prompt_id, text, request in arena_prompts():
+        outputs = arena_output_texts(prompt_id=prompt_id, request=request)
+        for system, output in outputs.items():
+            row = {
+                "prompt_id": prompt_id,
+                "prompt": text,
+                "system": system,
+                "output": output,
+                "metadata": {"category": ARENA_REQUESTS[request].category},
+            }
+            lines.append(orjson.dumps(row))
     return b"\n".join(lines)
 
 
@@ -314,8 +264,9 @@ def _vote_through(*, task: Task, voters: dict[str, tuple[User, bool]]) -> int:
 
 
 @transaction.atomic
-def seed_demo_arena(*, project: Project, lead: User) -> Task:
-    """Create (once) the arena task, with every simulated vote stored; returns the task."""
+def seed_demo_arena(*, project: Project, lead: User, researcher: User) -> Task:
+    """Create (once) the arena task, with every simulated vote stored and its report
+    requested; returns the task."""
     existing = Task.objects.filter(slug=ARENA_SLUG).first()
     if existing is not None:
         return existing
@@ -363,7 +314,5 @@ def seed_demo_arena(*, project: Project, lead: User) -> Task:
     task_pool_add(actor=lead, task=task, pool=pools[PoolKind.EXPERT], redundancy=EXPERT_REDUNDANCY)
     task = task_launch(actor=lead, task=task)
     _vote_through(task=task, voters=voters)
-    # Computed after commit (at once in the demo, whose Celery runs eagerly).
-    researcher = User.objects.filter(username="researcher").first() or lead
-    agreement_report_request(actor=researcher, project=project, task=task)
+    demo_report_request(project=project, researcher=researcher, task=task)
     return task

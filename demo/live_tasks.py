@@ -1,4 +1,4 @@
-"""Demo tasks for the demo project; called from common/demo.py after the guidelines.
+"""The demo's two live tasks for its human annotators; seeded after the guidelines.
 
 "demo-factual-qa" rates 120 single outputs (30 prompts × 4 systems) under the latest
 "Factual QA rating" version, k = 2 experts + 3 crowd workers, with a few gold units in
@@ -30,6 +30,8 @@ from annotation.models import (
 )
 from annotation.services.tasks import task_create, task_launch, task_pool_add, unit_mark_gold
 from common.models import Project, User
+from demo.guidelines import FACTUAL_NAME, PAIRWISE_NAME
+from demo.project import CROWD_POOL_NAME, EXPERT_POOL_NAME, prompt_external_id
 from guidelines.models import Guideline, GuidelineVersion, VersionStatus
 
 FACTUAL_SLUG = "demo-factual-qa"
@@ -37,10 +39,6 @@ PAIRWISE_SLUG = "demo-pairwise"
 FACTUAL_PROMPTS = 30
 PAIRWISE_PROMPTS = 60
 GOLD_UNITS = 6
-# The demo project's own pools (common/demo.py creates them). Select them by name: the
-# project holds other pools of the same kinds (the simulated study's, made later).
-EXPERT_POOL_NAME = "Expert pool"
-CROWD_POOL_NAME = "Crowd pool"
 
 
 def _latest(project: Project, name: str) -> GuidelineVersion:
@@ -53,10 +51,14 @@ def _latest(project: Project, name: str) -> GuidelineVersion:
 
 
 def _prompt_ids(project: Project, *, start: int, count: int) -> list[int]:
-    ids = (
-        Prompt.objects.filter(project=project).order_by("external_id").values_list("pk", flat=True)
+    # By external id: the main set's questions, in the order of the hand-written list.
+    wanted = [prompt_external_id(index) for index in range(start, start + count)]
+    ids = dict(
+        Prompt.objects.filter(project=project, external_id__in=wanted).values_list(
+            "external_id", "pk"
+        )
     )
-    return list(ids[start : start + count])
+    return [ids[external_id] for external_id in wanted]
 
 
 def _gold_answers(output: Output) -> dict[str, Any]:
@@ -92,7 +94,6 @@ def seed_demo_tasks(*, project: Project, lead: User) -> dict[str, Task]:
     """Create and launch the two demo tasks (once); returns them by slug."""
     expert = AnnotatorPool.objects.get(project=project, kind=PoolKind.EXPERT, name=EXPERT_POOL_NAME)
     crowd = AnnotatorPool.objects.get(project=project, kind=PoolKind.CROWD, name=CROWD_POOL_NAME)
-    from guidelines.demo import FACTUAL_NAME, PAIRWISE_NAME
 
     factual, created = _ensure_task(
         lead=lead,

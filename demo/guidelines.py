@@ -1,4 +1,4 @@
-"""Demo guidelines for the factual-QA demo project; called from common/demo.py.
+"""The demo project's guidelines; seeded by demo/seed.py after the project.
 
 "Factual QA rating" has two published versions with a real diff (v2 clarifies the
 rules, adds the assertiveness question and changes the error-kind options) and a

@@ -15,16 +15,6 @@ from itertools import combinations
 
 import pytest
 
-from annotation.demo_arena import (
-    ARENA_SLUG,
-    ARENA_STRENGTHS,
-    CROWD_FIRST_POSITION_SHIFT,
-    CROWD_REDUNDANCY,
-    EXPERT_REDUNDANCY,
-    arena_vote,
-    first_wins_probability,
-    seed_demo_arena,
-)
 from annotation.models import (
     Annotation,
     Assignment,
@@ -37,6 +27,16 @@ from annotation.models import (
 )
 from annotation.selectors_annotator import assignment_item
 from common.models import ProjectRole
+from demo.arena import (
+    ARENA_SLUG,
+    ARENA_STRENGTHS,
+    CROWD_FIRST_POSITION_SHIFT,
+    CROWD_REDUNDANCY,
+    EXPERT_REDUNDANCY,
+    arena_vote,
+    first_wins_probability,
+    seed_demo_arena,
+)
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 TOP, BOTTOM = "atlas-70b", "fjord-3b"
@@ -68,7 +68,7 @@ def test_the_arena_is_seeded_blind_balanced_and_once():
     project = ProjectFactory(slug="arena", created_by=lead)
     MembershipFactory(project=project, user=lead, role=ProjectRole.LEAD)
 
-    task = seed_demo_arena(project=project, lead=lead)
+    task = seed_demo_arena(project=project, lead=lead, researcher=lead)
     assert task.slug == ARENA_SLUG and task.mode == "pairwise" and task.status == "live"
 
     # Six systems, two of them per unit, every pair of systems in some battle (and the
@@ -154,7 +154,7 @@ def test_the_arena_is_seeded_blind_balanced_and_once():
         Output.objects.count(),
         Prompt.objects.count(),
     )
-    assert seed_demo_arena(project=project, lead=lead).pk == task.pk
+    assert seed_demo_arena(project=project, lead=lead, researcher=lead).pk == task.pk
     assert Task.objects.filter(slug=ARENA_SLUG).count() == 1
     assert (
         Annotation.objects.count(),

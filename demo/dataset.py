@@ -1,7 +1,8 @@
 """Demo data for the analysis pages: a simulated crowd-vs-expert study, imported as a
-dataset through the real import service, with its agreement report computed.
+dataset "from elsewhere" through the real import service, with its report requested.
 
-Called from common/demo.py; idempotent, so the demo seed can run on every start.
+Bulk by design: these labels come from a file, as a researcher's would, not through
+the annotation engine. Idempotent, so the demo seed can run on every start.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import csv
 import io
 
 import numpy as np
+from django.db import transaction
 
-from analysis.models import AgreementReport, AnnotationDataset
-from analysis.services import agreement_report_request, dataset_import
+from analysis.models import AnnotationDataset
+from analysis.services import dataset_import
 from analysis.simulation import PoolBehaviour, SimulationConfig, simulate_study
 from common.models import Project, User
+from demo.reports import demo_report_request
 
 DEMO_DATASET = "Simulated study: expert vs crowd"
 DEMO_SEED = 2024
@@ -64,8 +67,9 @@ def demo_annotations_csv(*, seed: int = DEMO_SEED) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def seed_demo_analysis(*, project: Project, researcher: User) -> AnnotationDataset:
-    """Create the demo dataset and its report unless they exist; returns the dataset."""
+@transaction.atomic
+def seed_demo_dataset(*, project: Project, researcher: User) -> AnnotationDataset:
+    """Import the demo dataset and request its report unless they exist; returns the dataset."""
     dataset = AnnotationDataset.objects.filter(project=project, name=DEMO_DATASET).first()
     if dataset is None:
         dataset = dataset_import(
@@ -76,8 +80,5 @@ def seed_demo_analysis(*, project: Project, researcher: User) -> AnnotationDatas
             fmt="csv",
             filename="simulated-study.csv",
         )
-    if not AgreementReport.objects.filter(dataset=dataset).exists():
-        # With the demo's eager Celery this computes once the surrounding transaction
-        # commits; with a worker it is queued like any other request.
-        agreement_report_request(actor=researcher, project=project, dataset=dataset)
+    demo_report_request(project=project, researcher=researcher, dataset=dataset)
     return dataset
