@@ -20,7 +20,7 @@ from analysis.models import AgreementReport, ReportStatus
 from annotation.models import Annotation, Task
 from common.models import Project, User
 from demo.arena import ARENA_SLUG, ARENA_STRENGTHS, arena_prompts, seed_demo_arena
-from demo.content import FACTUAL_ITEMS
+from demo.content import ARENA_REQUESTS, FACTUAL_ITEMS
 from demo.dataset import DEMO_DATASET, seed_demo_dataset
 from demo.guidelines import seed_demo_guidelines
 from demo.live_tasks import seed_demo_tasks
@@ -51,7 +51,8 @@ def project_description() -> str:
         f"Also here: a simulated tone study ({len(STUDY_SYSTEMS)} of the assistants, "
         f"{len(STUDY_QUESTIONS)} of the questions, every answer in matched assertive and "
         f"hedged versions) and a blind arena of {len(ARENA_STRENGTHS)} other systems on "
-        f"{len(arena_prompts())} everyday requests: {n_systems} systems in all."
+        f"{len(ARENA_REQUESTS)} everyday requests, each asked three ways "
+        f"({len(arena_prompts())} prompts): {n_systems} systems in all."
     )
 
 

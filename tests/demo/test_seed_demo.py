@@ -100,7 +100,7 @@ def test_seed_demo_loads_everything_once_and_reports_each_stage():
     assert project.description.startswith(f"4 assistants answer {questions} short factual")
     assert project.description.endswith(f"{systems} systems in all.")
     arena = Prompt.objects.filter(project=project, external_id__startswith="arena-").count()
-    assert f"{arena} everyday requests" in project.description
+    assert f"({arena} prompts)" in project.description
 
     # The tone study shows the crowd's planted tone bias and not the experts'.
     crowd, expert = _checks("demo-tone-study", "crowd"), _checks("demo-tone-study", "expert")
