@@ -13,13 +13,6 @@ from django.db import models
 from common.models import Project, TimeStampedModel
 
 
-class MeasurementLevel(models.TextChoices):
-    NOMINAL = "nominal", "Nominal"
-    ORDINAL = "ordinal", "Ordinal"
-    INTERVAL = "interval", "Interval"
-    RATIO = "ratio", "Ratio"
-
-
 class DatasetPoolKind(models.TextChoices):
     """Kinds of annotator pool in a study bundle's annotators file. "judge" (an LLM
     judge) is expected next: add it here and in analysis.importing_bundle.POOL_KINDS."""
@@ -34,8 +27,8 @@ class AnnotationDataset(TimeStampedModel):
     `questions` maps each question key to its declaration, ``{"level": ..., "order":
     [...] | None}``, plus ``"role"`` (its part in the bias checks) when one was declared,
     ``"boolean": true`` for a yes/no question and ``"type": "pairwise"`` for the
-    preference question of pairs; the import service validates it (level in
-    MeasurementLevel, order without duplicates, one question per role) before it is
+    preference question of pairs; the import service validates it (a known
+    level of measurement, order without duplicates, one question per role) before it is
     written.
 
     A study bundle adds the design: `DatasetUnit` rows (what each unit showed) and

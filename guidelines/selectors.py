@@ -103,10 +103,6 @@ def guideline_version_get(*, guideline: Guideline, number: int) -> GuidelineVers
     return version
 
 
-def guideline_version_draft(*, guideline: Guideline) -> GuidelineVersion | None:
-    return GuidelineVersion.objects.filter(guideline=guideline, status=VersionStatus.DRAFT).first()
-
-
 def guideline_version_latest_published(*, guideline: Guideline) -> GuidelineVersion | None:
     return (
         GuidelineVersion.objects.filter(guideline=guideline, status=VersionStatus.PUBLISHED)
