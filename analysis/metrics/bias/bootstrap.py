@@ -133,16 +133,29 @@ def _bootstrap(
 
 @dataclass
 class _CI:
-    """Per-statistic interval bounds, bootstrap SEs and the method used."""
+    """Per-statistic interval bounds, bootstrap SEs and the method used.
+
+    ``df`` is the t reference's degrees of freedom of the CGM interval (None: normal).
+    """
 
     low: list[float | None]
     high: list[float | None]
     se: list[float | None]
     invalid: float
     method: str
+    df: float | None = None
 
     def pair(self, j: int) -> tuple[float | None, float | None]:
         return self.low[j], self.high[j]
+
+    def wald_p(self, j: int, estimate: float | None, null: float = 0.0) -> float | None:
+        """Two-sided p of ``estimate - null`` over the bootstrap SE, on the same t (or
+        normal) reference as the interval; None without an SE."""
+        se = self.se[j]
+        if se is None or estimate is None or not math.isfinite(estimate) or se <= 0:
+            return None
+        t = abs(estimate - null) / se
+        return float(2 * (stats.t.sf(t, self.df) if self.df else stats.norm.sf(t)))
 
 
 def _cluster_ci(
@@ -178,8 +191,10 @@ def _cluster_ci(
     empty = _CI([None] * m, [None] * m, [None] * m, 1.0, clusters.method(n_boot, two_way))
     if clusters.mode == "none" or n_boot < 1:
         return empty
+    df = None
     if clusters.mode == "two-way" and two_way == "cgm":
         lows, highs, ses, worst = _cgm_intervals(stat, obs, clusters, rng, n_boot, level)
+        df = float(max(min(clusters.n_prompts, clusters.n_annotators) - 1, 1))
     else:
         if two_way not in TWO_WAY_METHODS:
             raise ValueError(f"two_way must be one of {TWO_WAY_METHODS}")
@@ -189,7 +204,7 @@ def _cluster_ci(
             if bd is not None and lows[j] is not None:
                 lows[j] = max(lows[j], bd[0])
                 highs[j] = min(highs[j], bd[1])
-    return _CI(lows, highs, ses, worst, clusters.method(n_boot, two_way))
+    return _CI(lows, highs, ses, worst, clusters.method(n_boot, two_way), df)
 
 
 _Intervals = tuple[list[float | None], list[float | None], list[float | None], float]

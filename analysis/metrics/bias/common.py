@@ -187,6 +187,20 @@ def _result(
     return to_jsonable(res)
 
 
+def _holm(pvals: Sequence[float | None]) -> list[float | None]:
+    """Holm (1979) step-down adjusted p-values; None entries are skipped."""
+    idx = [i for i, p in enumerate(pvals) if p is not None]
+    if not idx:
+        return [None] * len(pvals)
+    from statsmodels.stats.multitest import multipletests
+
+    adj = multipletests([pvals[i] for i in idx], method="holm")[1]
+    out: list[float | None] = [None] * len(pvals)
+    for i, a in zip(idx, adj, strict=True):
+        out[i] = float(a)
+    return out
+
+
 def stable_rng(seed: int, *names: str) -> np.random.Generator:
     """Generator seeded by ``seed`` and a stable hash of ``names`` (not Python's salted hash).
 

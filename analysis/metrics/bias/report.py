@@ -22,6 +22,7 @@ from analysis.metrics.bias.checks import Check, CheckContext
 from analysis.metrics.bias.common import (
     DEFAULT_QUESTIONS,
     _counts,
+    _holm,
     _not_defined,
     _require_columns,
     _validate_common,
@@ -43,20 +44,6 @@ NOTES = [
     "the 'overall' block pools annotators from different pools and is descriptive",
     "reference for error detection: the design's known/injected error count",
 ]
-
-
-def _holm(pvals: Sequence[float | None]) -> list[float | None]:
-    """Holm (1979) step-down adjusted p-values; None entries are skipped."""
-    idx = [i for i, p in enumerate(pvals) if p is not None]
-    if not idx:
-        return [None] * len(pvals)
-    from statsmodels.stats.multitest import multipletests
-
-    adj = multipletests([pvals[i] for i in idx], method="holm")[1]
-    out: list[float | None] = [None] * len(pvals)
-    for i, a in zip(idx, adj, strict=True):
-        out[i] = float(a)
-    return out
 
 
 def bias_report(

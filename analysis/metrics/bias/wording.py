@@ -31,6 +31,10 @@ def _fmt_num(x: float | None) -> str:
     return "n/a" if x is None else f"{x:+.2f}"
 
 
+def _num(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.2f}"
+
+
 def _pct(x: float | None) -> str:
     return "n/a" if x is None else f"{100 * x:.0f}%"
 
@@ -95,18 +99,36 @@ def assertiveness_verdict(
     return verdict + "; quality-on-assertiveness model not fitted"
 
 
-def detection_verdict(est: Detection, label: str, treated: str, control: str) -> str:
+def detection_verdict(
+    est: Detection, label: str, treated: str, control: str, *, insufficient: bool = False
+) -> str:
     bt, bc = est.by_tone[treated], est.by_tone[control]
-    lo, hi = est.ci[8]
-    return (
+    head = est.pair_col(0, 1, 0)
+    lo, hi = est.ci[head]
+    verdict = (
         f"{label} missed {_pct(bt['miss_rate'])} {_pct_ci(*bt['miss_rate_ci'])} of errors in "
         f"{treated} answers vs {_pct(bc['miss_rate'])} {_pct_ci(*bc['miss_rate_ci'])} in "
-        f"{control} ones (hit-rate gap {control} - {treated} {est.obs[8]:+.2f} "
+        f"{control} ones (hit-rate gap {control} - {treated} {est.obs[head]:+.2f} "
         f"{_fmt_ci(lo, hi)}, {_fmt_p(est.p_gap)}); false alarms on clean answers "
         f"{_pct(bt['false_alarm_rate'])} {_pct_ci(*bt['false_alarm_rate_ci'])} ({treated}) vs "
         f"{_pct(bc['false_alarm_rate'])} {_pct_ci(*bc['false_alarm_rate_ci'])} ({control}); "
-        f"d' {bt['d_prime']:.2f} vs {bc['d_prime']:.2f}"
+        f"d' {_num(bt['d_prime'])} vs {_num(bc['d_prime'])}"
     )
+    if insufficient:
+        verdict = (
+            f"insufficient data: {est.pos_out[treated]} {treated} and {est.pos_out[control]} "
+            f"{control} outputs with known errors (30 per tone are needed before a "
+            f"difference is claimed); {verdict}"
+        )
+    if est.circular:
+        verdict = f"not a finding (the reference is made from these raters' labels): {verdict}"
+    if len(est.tones) > 2:
+        differ = sum(c["hit_rate_differs"] for c in est.contrasts)
+        verdict += (
+            f"; across the {len(est.tones)} tones, {differ} of {len(est.contrasts)} pairwise "
+            "hit-rate gaps differ from 0 after Holm's correction"
+        )
+    return verdict
 
 
 def position_verdict(est: Position, label: str) -> str:
