@@ -24,7 +24,12 @@ import numpy as np
 import pandas as pd
 from scipy import sparse, stats
 
-from analysis.metrics.bias.common import FEW_ANNOTATORS, MAX_INVALID_REPLICATES, TWO_WAY_METHODS
+from analysis.metrics.bias.common import (
+    FEW_ANNOTATORS,
+    MAX_INVALID_REPLICATES,
+    TWO_WAY_METHODS,
+    say,
+)
 
 
 class _Clusters:
@@ -197,7 +202,7 @@ def _cluster_ci(
         df = float(max(min(clusters.n_prompts, clusters.n_annotators) - 1, 1))
     else:
         if two_way not in TWO_WAY_METHODS:
-            raise ValueError(f"two_way must be one of {TWO_WAY_METHODS}")
+            raise ValueError(f"two_way must be one of {say(TWO_WAY_METHODS)}")
         lows, highs, ses, worst = _percentile_intervals(stat, obs, clusters, rng, n_boot, level)
     if bounds is not None:
         for j, bd in enumerate(bounds):

@@ -97,6 +97,44 @@ def to_jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def say(value: Any) -> str:
+    """A value as a sentence shows it to people: no Python repr, no numpy type.
+
+    Text is quoted (“yes”), numbers are written plainly (0, 2.5), booleans as true/false,
+    missing values as "empty", and collections as their items joined by commas.
+    """
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return "empty"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "empty"
+        if math.isinf(value):
+            return "infinity" if value > 0 else "minus infinity"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.6g}"
+    if isinstance(value, str):
+        return f"“{value}”"
+    if isinstance(value, Mapping):
+        return ", ".join(f"{say(k)}: {say(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Index, pd.Series)):
+        return ", ".join(say(v) for v in list(value))
+    return f"“{value}”"
+
+
+def say_failure(exc: BaseException) -> str:
+    """Why a numerical fit failed, in words (a library's message may hold a repr)."""
+    if isinstance(exc, np.linalg.LinAlgError):
+        return "a singular matrix (the data do not separate the effects)"
+    if isinstance(exc, ZeroDivisionError):
+        return "a division by zero (no variation to fit)"
+    return "degenerate data for this model"
+
+
 def _f(x: Any) -> float | None:
     """Float or None for NaN/inf/None."""
     if x is None:
@@ -221,7 +259,9 @@ def _require_columns(table: pd.DataFrame, columns: Sequence[str], what: str) -> 
         raise ValueError("table must be a pandas DataFrame")
     missing = [c for c in columns if c not in table.columns]
     if missing:
-        raise ValueError(f"{what} needs columns {missing} (have {list(table.columns)})")
+        raise ValueError(
+            f"{what} needs the columns {say(missing)}; the table has {say(list(table.columns))}"
+        )
 
 
 def _coerce_binary(values: pd.Series, question: str) -> pd.Series:
@@ -236,7 +276,9 @@ def _coerce_binary(values: pd.Series, question: str) -> pd.Series:
         try:
             return _BINARY_MAP[key]
         except (KeyError, TypeError):
-            raise ValueError(f"question {question!r}: value {v!r} is not a binary answer") from None
+            raise ValueError(
+                f"question “{question}”: the answer {say(v)} is not a yes/no answer"
+            ) from None
 
     return values.map(conv).astype(int)
 
@@ -255,19 +297,22 @@ def _question_rows(
     warn: list[str] = []
     missing = df["value"].isna()
     if missing.any():
-        warn.append(f"{int(missing.sum())} missing answers to {question!r} were dropped")
+        warn.append(f"{int(missing.sum())} missing answers to “{question}” were dropped")
         df = df.loc[~missing]
     if kind == "numeric":
         try:
             df["y"] = pd.to_numeric(df["value"], errors="raise").astype(float)
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"question {question!r}: non-numeric value ({exc})") from None
+            bad = pd.to_numeric(df["value"], errors="coerce").isna()
+            raise ValueError(
+                f"question “{question}”: the answer {say(df['value'][bad].iloc[0])} is not a number"
+            ) from exc
     elif kind == "binary":
         df["y"] = _coerce_binary(df["value"], question).astype(float)
     elif kind == "categorical":
         df["y"] = df["value"].astype(str)
     else:  # pragma: no cover - internal misuse
-        raise ValueError(f"unknown kind {kind!r}")
+        raise ValueError(f"unknown kind {say(kind)}")
     if "prompt_id" not in df.columns or df["prompt_id"].isna().all():
         # Without prompts the unit is the only content cluster we have.
         df["prompt_id"] = df["unit_id"]
@@ -279,7 +324,7 @@ def _question_rows(
 
 def _validate_common(n_bootstrap: int, alpha: float, rng: Any, two_way: str = "cgm") -> None:
     if two_way not in TWO_WAY_METHODS:
-        raise ValueError(f"two_way must be one of {TWO_WAY_METHODS}")
+        raise ValueError(f"two_way must be one of {say(TWO_WAY_METHODS)}")
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
     if int(n_bootstrap) < 0:

@@ -27,6 +27,7 @@ from analysis.metrics.bias.common import (
     _question_rows,
     _result,
     _validate_common,
+    say,
 )
 
 CHECK = "position_bias"
@@ -153,11 +154,11 @@ def _judgements(
     """The judgements, warnings, per judgement (first won, not a tie, tie), and counts."""
     df, warn = _question_rows(table, question, "categorical")
     if df.empty:
-        raise Undefined(f"no {question!r} judgements")
+        raise Undefined(f"no answers to “{question}”")
     known = {first_label, second_label, *tie_labels}
     bad = set(df["y"]) - known
     if bad:
-        raise ValueError(f"question {question!r}: unexpected labels {sorted(bad)}")
+        raise ValueError(f"question “{question}”: unexpected answers {say(sorted(bad, key=str))}")
     first = (df["y"] == first_label).to_numpy().astype(float)
     second = (df["y"] == second_label).to_numpy().astype(float)
     tie = 1.0 - first - second

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.metrics.bias.common import _f
+from analysis.metrics.bias.common import _f, say_failure
 
 
 def _fit_crossed_mixedlm(
@@ -53,7 +53,7 @@ def _fit_crossed_mixedlm(
                 model = smf.mixedlm(formula, data, groups="_one", vc_formula=dict(vc))
                 res = model.fit(reml=True, method=method)
             except (ValueError, np.linalg.LinAlgError, ZeroDivisionError) as exc:
-                reasons.append(f"MixedLM failed ({method}): {exc}")
+                reasons.append(f"MixedLM failed ({method}): {say_failure(exc)}")
                 continue
         messages = sorted(
             {

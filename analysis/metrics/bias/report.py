@@ -26,6 +26,7 @@ from analysis.metrics.bias.common import (
     _not_defined,
     _require_columns,
     _validate_common,
+    say,
     to_jsonable,
 )
 
@@ -158,7 +159,7 @@ def _check_arguments(
     unknown = set(questions or {}) - set(DEFAULT_QUESTIONS)
     if unknown:
         raise ValueError(
-            f"unknown question roles {sorted(unknown)}; use {sorted(DEFAULT_QUESTIONS)}"
+            f"unknown question roles {say(sorted(unknown))}; use {say(sorted(DEFAULT_QUESTIONS))}"
         )
     _require_columns(
         table, ["unit_id", "annotator_id", "question", "value", pool_column], "bias_report"

@@ -27,6 +27,7 @@ from analysis.metrics.bias.common import (
     _not_defined,
     _question_rows,
     _result,
+    say_failure,
 )
 from analysis.metrics.bias.regression import _coef_table, _linear_combo, _ols_two_way
 
@@ -248,7 +249,9 @@ def _fit(df: pd.DataFrame, formula: str, max_rows: int, warn: list[str]) -> Mode
         params, cov, note = _ols_two_way(df, formula + " + C(_annot)")
     except (ValueError, np.linalg.LinAlgError) as exc:
         counts = _counts(df)
-        raise Undefined(f"{reason}; OLS fallback failed too: {exc}", **counts) from None
+        raise Undefined(
+            f"{reason}; OLS fallback failed too: {say_failure(exc)}", **counts
+        ) from None
     warn.append(f"fallback used: OLS with annotator fixed effects, {note} SEs ({reason})")
     return ModelFit(params, cov, {}, "ols_annotator_fe_two_way_cluster", False, reason)
 

@@ -188,7 +188,7 @@ def _matched_pairs(
     )
     df = df.loc[df["tone"].isin([treated, control]) & df["n_known_errors"].notna()]
     if df.empty:
-        raise Undefined(f"no {quality_question!r} ratings of {treated!r}/{control!r} outputs")
+        raise Undefined(f"no answers to “{quality_question}” on {treated} or {control} outputs")
     df = df.copy()
     df["_err"] = df["n_known_errors"].astype(float)
     keys = [*match_on, "_err"]

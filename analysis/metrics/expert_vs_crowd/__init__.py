@@ -6,9 +6,13 @@ statsmodels plus ``crowd-kit`` for Dawid-Skene; no Django. Agreement coefficient
 :mod:`analysis.metrics.agreement` (Krippendorff's alpha with its unit bootstrap, Gwet's AC1,
 percent agreement, Cohen's kappa), so the numbers match the agreement report.
 
-The *expert consensus* of a unit is the plurality label of its expert ratings when it is
-unique and the unit has at least ``min_expert_labels`` of them (methods.md s2 asks for >= 2);
-units where experts tie have no consensus and are left out (their number is reported).
+The *expert reference* of a unit is the plurality label of its expert ratings when it is
+unique and the unit has at least ``min_expert_labels`` of them (default 1: real studies
+often have one expert per output, whose label is the reference; methods.md s2 asks for
+>= 2). Units where experts tie have no reference and are left out (their number is
+reported). Each question's ``reference`` block says how reliable the reference is: the
+experts' agreement with each other where units have two or more expert labels, "unknown,
+single expert" where they have one; intervals hold the reference fixed and say so.
 
 References
 ----------
@@ -35,7 +39,9 @@ per block -- :mod:`~analysis.metrics.expert_vs_crowd.within_pool` (B1),
 :mod:`~analysis.metrics.expert_vs_crowd.crowd_size` (B3),
 :mod:`~analysis.metrics.expert_vs_crowd.accuracy` (B4),
 :mod:`~analysis.metrics.expert_vs_crowd.indices` (B5),
-:mod:`~analysis.metrics.expert_vs_crowd.dawid_skene` (B6) -- and
+:mod:`~analysis.metrics.expert_vs_crowd.dawid_skene` (B6),
+:mod:`~analysis.metrics.expert_vs_crowd.reference` (the reference's reliability, and the
+crowd's hit rate, false alarms and under-reporting against it per tone) -- and
 :mod:`~analysis.metrics.expert_vs_crowd.report`, whose table of blocks
 (:data:`~analysis.metrics.expert_vs_crowd.report.BLOCKS`) makes each question's section.
 Intervals come from the bias checks' bootstrap (:mod:`analysis.metrics.bias.bootstrap`).
@@ -66,6 +72,10 @@ from analysis.metrics.expert_vs_crowd.indices import (
     leniency_msd,
     under_reporting,
 )
+from analysis.metrics.expert_vs_crowd.reference import (
+    detection_against_experts,
+    reference_summary,
+)
 from analysis.metrics.expert_vs_crowd.report import BLOCKS, expert_vs_crowd_report
 from analysis.metrics.expert_vs_crowd.within_pool import within_pool_agreement
 
@@ -84,12 +94,14 @@ __all__ = [
     "bias_indices",
     "cross_pool_agreement",
     "dawid_skene_validation",
+    "detection_against_experts",
     "encode_pool_labels",
     "expert_vs_crowd_report",
     "leniency_msd",
     "majority_of_k_curve",
     "majority_of_k_exact",
     "majority_of_k_monte_carlo",
+    "reference_summary",
     "under_reporting",
     "within_pool_agreement",
 ]

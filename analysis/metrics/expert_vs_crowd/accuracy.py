@@ -114,7 +114,7 @@ def annotator_accuracy(
     expert_pool: str = "expert",
     pool_column: str = "pool",
     reference: Mapping[Any, Any] | pd.Series | None = None,
-    min_expert_labels: int = 2,
+    min_expert_labels: int = 1,
     n_min: int = N_MIN_ANNOTATOR,
     alpha: float = 0.05,
 ) -> dict[str, Any]:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from analysis.metrics import agreement
 from analysis.metrics.bias.bootstrap import _percentile_ci
-from analysis.metrics.bias.common import _coerce_binary, _f, to_jsonable
+from analysis.metrics.bias.common import _coerce_binary, _f, say, to_jsonable
 
 DEFAULT_SPECS: dict[str, dict[str, Any]] = {
     "quality": {"level": "ordinal"},
@@ -99,10 +99,12 @@ def encode_pool_labels(
         On missing columns or invalid answers.
     """
     if pool_column not in table.columns:
-        raise ValueError(f"table needs a {pool_column!r} column")
+        raise ValueError(f"the table needs a “{pool_column}” column")
     t = table
     if spec.get("binary"):
         t = table.copy()
+        # Object cells take the 0/1 codes whatever the column held (booleans, text).
+        t["value"] = t["value"].astype(object)
         rows = t["question"] == question
         vals = t.loc[rows, "value"]
         ok = vals.notna()
@@ -150,7 +152,9 @@ def _canonical_pairwise(table: pd.DataFrame, question: str) -> pd.DataFrame:
     then fits a confusion matrix over hundreds of "classes").
     """
     if "shown_order" not in table.columns:
-        raise ValueError(f"pairwise question {question!r} needs a shown_order column")
+        raise ValueError(
+            f"the pairwise question “{question}” needs the order the outputs were shown in"
+        )
     t = table.copy()
     rows = np.flatnonzero((t["question"] == question).to_numpy())
     sub = t.iloc[rows]
@@ -169,8 +173,8 @@ def _canonical_pairwise(table: pd.DataFrame, question: str) -> pd.DataFrame:
     n_pairs = pair.groupby(sub["unit_id"], observed=False).nunique()
     if (n_pairs > 1).any():
         raise ValueError(
-            f"pairwise question {question!r}: units shown with different pairs: "
-            f"{n_pairs[n_pairs > 1].index[:5].tolist()!r}"
+            f"pairwise question “{question}”: units shown with different pairs: "
+            f"{say(n_pairs[n_pairs > 1].index[:5].tolist())}"
         )
     winner = pd.Series(votes.winner, index=sub.index, dtype=object)
     label = np.where(
@@ -237,6 +241,9 @@ def _reference_codes(
         if u in ref.index and pd.notna(ref[u]):
             key = agreement.label_key(ref[u])
             if key not in code_of:
-                raise ValueError(f"reference label {ref[u]!r} is not a label of the question")
+                raise ValueError(
+                    f"the reference label {say(ref[u])} is not one of the question's answers "
+                    f"({say(list(enc.labels))})"
+                )
             codes[i] = code_of[key]
     return codes, "supplied reference labels"

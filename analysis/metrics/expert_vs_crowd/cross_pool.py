@@ -64,14 +64,17 @@ def cross_pool_agreement(
     pool_column: str = "pool",
     n_bootstrap: int = 1000,
     alpha: float = 0.05,
-    min_expert_labels: int = 2,
+    min_expert_labels: int = 1,
 ) -> dict[str, Any]:
     """Crowd-expert agreement against the expert-expert ceiling (methods.md B2).
 
     * P_cc, P_ce, P_ee: probability that two distinct random labels (crowd-crowd,
       crowd-expert, expert-expert) on the same unit agree, averaged over units with >= 2
-      labels from each pool; headline ratio P_ce / P_ee. For pairwise questions both S1 (ties
-      count) and S2 (tie labels removed) are given (Zheng et al. 2023).
+      labels from each pool; headline ratio P_ce / P_ee. With a single expert label per
+      unit P_ee (and so the ratio) is unknown: P_cc and P_ce are then given over the units
+      with >= 2 crowd labels and an expert label, and P_ee says why it is missing. For
+      pairwise questions both S1 (ties count) and S2 (tie labels removed) are given
+      (Zheng et al. 2023).
     * Crowd plurality vs expert consensus per unit: percent agreement and Cohen's kappa.
     * Ceiling: each expert's label vs the plurality of the other experts (leave-one-out):
       accuracy and kappa.
@@ -84,7 +87,7 @@ def cross_pool_agreement(
     -------
     dict
         JSON-serialisable; ``defined`` false with a reason when fewer than
-        :data:`MIN_UNITS` units carry both pools.
+        :data:`MIN_UNITS` units carry two crowd labels and an expert label.
     """
     if not isinstance(rng, np.random.Generator):
         raise ValueError("rng must be a numpy.random.Generator")
@@ -98,7 +101,9 @@ def cross_pool_agreement(
         "crowd_pool": crowd_pool,
         "expert_pool": expert_pool,
     }
-    shared = (c_all.sum(1) >= 2) & (e_all.sum(1) >= 2)
+    # One expert label is enough to compare the crowd with the experts; two are needed
+    # only for the expert-expert rate (see _rates_block).
+    shared = (c_all.sum(1) >= 2) & (e_all.sum(1) >= 1)
     n_shared = int(shared.sum())
     out["n_units"] = n_shared
     out["n_annotators"] = {
@@ -107,7 +112,13 @@ def cross_pool_agreement(
     }
     if n_shared < MIN_UNITS:
         out.update(
-            {"defined": False, "reason": f"only {n_shared} units with >= 2 labels from both pools"}
+            {
+                "defined": False,
+                "reason": (
+                    f"only {n_shared} units have at least 2 crowd labels and an expert label "
+                    f"(need {MIN_UNITS})"
+                ),
+            }
         )
         return to_jsonable(out)
     out["defined"] = True
@@ -135,16 +146,52 @@ def cross_pool_agreement(
 def _rates_block(
     c: np.ndarray, e: np.ndarray, name: str, w: np.ndarray, alpha: float
 ) -> dict[str, Any]:
-    """P_cc, P_ce, P_ee and P_ce / P_ee over units with >= 2 labels from each pool."""
+    """P_cc, P_ce, P_ee and P_ce / P_ee over the units with >= 2 labels from each pool.
+
+    The three rates come from one set of units, so the ratio compares like with like.
+    When fewer than :data:`MIN_UNITS` units have two expert labels, the expert-expert rate
+    is unknown and P_cc and P_ce come from the units with >= 2 crowd labels and one expert
+    label instead.
+    """
     keep = (c.sum(1) >= 2) & (e.sum(1) >= 2)
-    c, e = c[keep], e[keep]
-    if keep.sum() < MIN_UNITS:
-        return {"defined": False, "reason": f"only {int(keep.sum())} units ({name})"}
-    pcc, pce, pee = _pair_rates(c, e)
-    ww = w[:, keep] if w.shape[1] == len(keep) else w
-    mean = lambda v, wt: (wt * v).sum(-1) / wt.sum(-1)  # noqa: E731
+    if keep.sum() >= MIN_UNITS:
+        return _three_rates(c, e, keep, w, alpha)
+    keep_ce = (c.sum(1) >= 2) & (e.sum(1) >= 1)
+    if keep_ce.sum() < MIN_UNITS:
+        return {"defined": False, "reason": f"only {int(keep_ce.sum())} units ({name})"}
+    pcc, pce, _ = _pair_rates(c[keep_ce], e[keep_ce])
+    ww = w[:, keep_ce]
+    unknown = {
+        "estimate": None,
+        "ci_low": None,
+        "ci_high": None,
+        "reason": (
+            "unknown: a single expert label per unit"
+            if not (e.sum(1) >= 2).any()
+            else f"only {int(keep.sum())} units have two expert labels (need {MIN_UNITS})"
+        ),
+    }
+    return {
+        "defined": True,
+        "n_units": int(keep_ce.sum()),
+        "p_crowd_crowd": _est(float(pcc.mean()), _wmean(pcc, ww), alpha),
+        "p_crowd_expert": _est(float(pce.mean()), _wmean(pce, ww), alpha),
+        "p_expert_expert": unknown,
+        "ratio_ce_over_ee": unknown,
+    }
+
+
+def _wmean(v: np.ndarray, wt: np.ndarray) -> np.ndarray:
+    return (wt * v).sum(-1) / wt.sum(-1)
+
+
+def _three_rates(
+    c: np.ndarray, e: np.ndarray, keep: np.ndarray, w: np.ndarray, alpha: float
+) -> dict[str, Any]:
+    pcc, pce, pee = _pair_rates(c[keep], e[keep])
+    ww = w[:, keep]
     obs = [float(v.mean()) for v in (pcc, pce, pee)]
-    reps = [mean(v, ww) for v in (pcc, pce, pee)]
+    reps = [_wmean(v, ww) for v in (pcc, pce, pee)]
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio_reps = reps[1] / reps[2]
     return {

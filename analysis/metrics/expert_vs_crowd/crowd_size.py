@@ -117,7 +117,7 @@ def majority_of_k_curve(
     pool_column: str = "pool",
     reference: Mapping[Any, Any] | pd.Series | None = None,
     max_k: int | None = None,
-    min_expert_labels: int = 2,
+    min_expert_labels: int = 1,
     n_bootstrap: int = 1000,
     alpha: float = 0.05,
     two_way: str = "cgm",
@@ -231,7 +231,7 @@ def _by_reference_class(
         a1 = curves[j]["accuracy"][0]
         if a1 is not None and a1 < 0.5 and n_ks > 1:
             warn.append(
-                f"reference class {lab!r}: per-label accuracy {a1:.2f} < 0.5, so majority "
+                f"reference class “{lab}”: per-label accuracy {a1:.2f} < 0.5, so majority "
                 "voting gets worse as k grows (Condorcet in reverse)"
             )
     return by_class

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from analysis.metrics.bias.common import _f, to_jsonable
+from analysis.metrics.bias.common import _f, say_failure, to_jsonable
 from analysis.metrics.expert_vs_crowd.common import (
     MIN_UNITS,
     N_MIN_ANNOTATOR,
@@ -44,7 +44,7 @@ def dawid_skene_validation(
     expert_pool: str = "expert",
     pool_column: str = "pool",
     reference: Mapping[Any, Any] | pd.Series | None = None,
-    min_expert_labels: int = 2,
+    min_expert_labels: int = 1,
     n_min: int = N_MIN_ANNOTATOR,
     n_iter: int = 100,
 ) -> dict[str, Any]:
@@ -92,7 +92,9 @@ def dawid_skene_validation(
         ds = DawidSkene(n_iter=n_iter).fit(data)
         oc = OneCoinDawidSkene(n_iter=n_iter).fit(data)
     except (ValueError, ZeroDivisionError, np.linalg.LinAlgError) as exc:
-        return to_jsonable({**base, "defined": False, "reason": f"Dawid-Skene failed: {exc}"})
+        return to_jsonable(
+            {**base, "defined": False, "reason": f"Dawid-Skene failed: {say_failure(exc)}"}
+        )
     ds_acc = _ds_accuracies(ds, data)
     one_coin = oc.skills_.to_dict()
     per = _reference_accuracy(data, ref, n_min)
