@@ -604,6 +604,8 @@ def _bias_sections(*, table: Any, report: AgreementReport, questions: Questions)
                 specs=role_specs,
                 bias_section=computed_bias,
                 min_expert_labels=parameters["min_expert_labels"],
+                treated=parameters["treated_tone"],
+                control=parameters["control_tone"],
                 **common,
             )
         except (ValueError, ArithmeticError, np.linalg.LinAlgError) as exc:

@@ -63,7 +63,10 @@ def _fit_crossed_mixedlm(
             }
         )
         fe = np.asarray(res.fe_params)
-        bse = np.asarray(res.bse_fe)
+        # A covariance that is not positive definite gives NaN standard errors (the
+        # square root of a negative variance): checked just below, not printed.
+        with np.errstate(invalid="ignore"):
+            bse = np.asarray(res.bse_fe)
         if not res.converged:
             reasons.append(f"MixedLM did not converge with {method}")
             continue
