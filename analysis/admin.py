@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from analysis.models import AgreementReport, AnnotationDataset
 
@@ -20,5 +21,5 @@ class AgreementReportAdmin(admin.ModelAdmin):
     # Reports are records of a computation: read them here, never edit them.
     readonly_fields = [f.name for f in AgreementReport._meta.fields]
 
-    def has_add_permission(self, request, obj=None) -> bool:  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: AgreementReport | None = None) -> bool:
         return False

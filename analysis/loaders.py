@@ -540,7 +540,7 @@ def _task_cells(
         return [(str(unit), choice, None)] if choice is not None else []
     if spec.get("scope") == "per_output" and isinstance(answer, dict):
         letters = {chr(ord("A") + i): output for i, output in enumerate(shown)}
-        cells = []
+        cells: list[tuple[str, Any, int | None]] = []
         for letter, value in sorted(answer.items()):
             if letter not in letters or value is None:
                 continue

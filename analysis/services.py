@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, Any, TypedDict
 
 import numpy as np
 import orjson
@@ -71,6 +71,7 @@ ProgressCallback = Callable[[str, int, int], None]
 __all__ = [
     "DEFAULT_PARAMETERS",
     "BundleFile",
+    "BundleFiles",
     "ImportRefused",
     "RecomputeCheck",
     "agreement_report_compute",
@@ -128,14 +129,24 @@ class BundleFile:
     filename: str = ""
 
 
-def bundle_files(*, units: Any = None, annotators: Any = None) -> dict[str, BundleFile]:
+class BundleFiles(TypedDict, total=False):
+    """`dataset_import`'s optional bundle arguments, as keyword arguments to unpack."""
+
+    units: BundleFile
+    annotators: BundleFile
+
+
+def bundle_files(*, units: Any = None, annotators: Any = None) -> BundleFiles:
     """`dataset_import`'s `units` / `annotators` arguments from uploaded files (anything
     with a `.name`), each format told by its file name; ValueError when one cannot be."""
-    return {
-        key: BundleFile(upload, detect_format(upload.name), upload.name)
-        for key, upload in (("units", units), ("annotators", annotators))
-        if upload is not None
-    }
+    files = BundleFiles()
+    if units is not None:
+        files["units"] = BundleFile(units, detect_format(units.name), units.name)
+    if annotators is not None:
+        files["annotators"] = BundleFile(
+            annotators, detect_format(annotators.name), annotators.name
+        )
+    return files
 
 
 # Order in which refused files list their errors.

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.safestring import mark_safe
@@ -23,6 +23,7 @@ from analysis.selectors_leaderboard import task_get_by_slug, task_leaderboard_ge
 from analysis.services import agreement_report_request
 from analysis.views import READERS
 from annotation.models import TaskMode
+from common.http import AuthenticatedHttpRequest
 from common.models import Project
 from common.views import project_view
 
@@ -44,7 +45,9 @@ VERDICT_NOTICE = {"stable": "ok", "fragile": "warn", "unstable": "error"}
 
 @require_GET
 @project_view(READERS)
-def report_leaderboard(request: HttpRequest, project: Project, report_id: int) -> HttpResponse:
+def report_leaderboard(
+    request: AuthenticatedHttpRequest, project: Project, report_id: int
+) -> HttpResponse:
     report = report_get(project=project, report_id=report_id)
     pending = report if report.status in (ReportStatus.QUEUED, ReportStatus.RUNNING) else None
     context = {"project": project, "pending": pending, "task": None}
@@ -54,7 +57,9 @@ def report_leaderboard(request: HttpRequest, project: Project, report_id: int) -
 
 @require_http_methods(["GET", "POST"])
 @project_view(READERS)
-def task_leaderboard(request: HttpRequest, project: Project, task_slug: str) -> HttpResponse:
+def task_leaderboard(
+    request: AuthenticatedHttpRequest, project: Project, task_slug: str
+) -> HttpResponse:
     task = task_get_by_slug(project=project, slug=task_slug)
     if request.method == "POST":
         agreement_report_request(actor=request.user, project=project, task=task)
@@ -74,7 +79,7 @@ def task_leaderboard(request: HttpRequest, project: Project, task_slug: str) -> 
     return _respond(request, context)
 
 
-def _respond(request: HttpRequest, context: dict[str, Any]) -> HttpResponse:
+def _respond(request: AuthenticatedHttpRequest, context: dict[str, Any]) -> HttpResponse:
     """The page, or for the progress poll the progress partial while a report computes
     and a full refresh once it is done (the whole page changes then)."""
     context["poll_url"] = request.get_full_path()
@@ -113,7 +118,7 @@ def _report_context(
         "board": board,
         "leaderboard": leaderboards[board],
         "stability": stability,
-        "verdict_notice": VERDICT_NOTICE.get(stability.get("verdict"), "warn"),
+        "verdict_notice": VERDICT_NOTICE.get(stability.get("verdict") or "", "warn"),
         "confidence_percent": _percent((rankings.get("bootstrap") or {}).get("confidence_level")),
         "rows": _rows(leaderboards[board]),
         "controlled": leaderboards[board].get("controlled") or {},

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django import forms
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 
 from annotation.importing import detect_format
 from annotation.selectors import output_list, pool_list, project_counts, system_list
 from annotation.services.outputs import ImportRefused, outputs_import
+from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
 from common.selectors import project_members, project_roles_for_user
 from common.views import project_view
@@ -41,7 +42,7 @@ def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 @project_view([ProjectRole.LEAD])
-def outputs_import_page(request: HttpRequest, project: Project) -> HttpResponse:
+def outputs_import_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     form = OutputImportForm(request.POST or None, request.FILES or None)
     context: dict[str, object] = {"project": project, "form": form}
     if request.method == "POST" and form.is_valid():
@@ -62,7 +63,7 @@ def outputs_import_page(request: HttpRequest, project: Project) -> HttpResponse:
 
 
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
-def outputs_page(request: HttpRequest, project: Project) -> HttpResponse:
+def outputs_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     system = request.GET.get("system") or None
     page = Paginator(output_list(project=project, system=system), 50).get_page(
         request.GET.get("page")

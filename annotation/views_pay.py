@@ -8,13 +8,14 @@ from decimal import Decimal
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 
 from annotation.selectors import task_get
 from annotation.selectors_pay import task_payouts
 from annotation.services.pay import task_min_hourly_rate_set
 from common.exceptions import ApplicationError
+from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
 from common.views import project_view
 
@@ -30,7 +31,9 @@ class MinRateForm(forms.Form):
 
 
 @project_view([ProjectRole.LEAD])
-def task_payouts_page(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+def task_payouts_page(
+    request: AuthenticatedHttpRequest, project: Project, task_id: int
+) -> HttpResponse:
     task = task_get(project=project, task_id=task_id)
     form = MinRateForm(request.POST or None, initial={"min_hourly_rate": task.min_hourly_rate})
     if request.method == "POST" and form.is_valid():
@@ -54,7 +57,9 @@ def _cell(value: object) -> str:
 
 
 @project_view([ProjectRole.LEAD])
-def task_payouts_csv(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+def task_payouts_csv(
+    request: AuthenticatedHttpRequest, project: Project, task_id: int
+) -> HttpResponse:
     task = task_get(project=project, task_id=task_id)
     payouts = task_payouts(task=task)
     response = HttpResponse(content_type="text/csv; charset=utf-8")

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from collections.abc import Iterator
+
+from django.http import StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from annotation.selectors import study_design_summary
 from annotation.services.study import VariantSpec, study_variants_template_csv
 from common.exceptions import ApplicationError
+from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
 from common.views import project_view
 
@@ -15,7 +19,7 @@ DEFAULT_VARIANTS = (
 
 
 @project_view([ProjectRole.LEAD])
-def study_design_page(request: HttpRequest, project: Project) -> HttpResponse:
+def study_design_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponseBase:
     """Matched-variant coverage of the project, and the rewrite sheet to fill in."""
     variants_text = request.GET.get("variants", DEFAULT_VARIANTS)
     if request.GET.get("download"):
@@ -42,6 +46,6 @@ def study_design_page(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, "annotation/study_design.html", context)
 
 
-def _prepend(first: str, rest: object) -> object:
+def _prepend(first: str, rest: Iterator[str]) -> Iterator[str]:
     yield first
-    yield from rest  # type: ignore[misc]
+    yield from rest

@@ -5,13 +5,13 @@ The annotator's pages live in annotation/views_workspace.py.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
@@ -50,6 +50,7 @@ from annotation.services.tasks import (
     task_pool_max_workers_set,
 )
 from common.exceptions import AccessDenied, ApplicationError
+from common.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from common.models import Project, ProjectRole
 from common.ratelimit import client_address, rate_limit_allow
 from common.views import project_view
@@ -96,19 +97,23 @@ class TaskPoolForm(forms.Form):
 def _task_form(project: Project, data: Any = None) -> TaskCreateForm:
     choices = task_form_choices(project=project)
     form = TaskCreateForm(data)
-    form.fields["guideline_version"].choices = choices["guideline_versions"]
-    form.fields["systems"].choices = choices["systems"]
+    cast(forms.ChoiceField, form.fields["guideline_version"]).choices = choices[
+        "guideline_versions"
+    ]
+    cast(forms.ChoiceField, form.fields["systems"]).choices = choices["systems"]
     return form
 
 
 def _pool_form(project: Project, data: Any = None) -> TaskPoolForm:
     form = TaskPoolForm(data)
-    form.fields["pool"].choices = task_form_choices(project=project)["pools"]
+    cast(forms.ChoiceField, form.fields["pool"]).choices = task_form_choices(project=project)[
+        "pools"
+    ]
     return form
 
 
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
-def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
+def tasks_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     form = _task_form(project, request.POST or None)
     if request.method == "POST" and form.is_valid():
         if ProjectRole.LEAD not in _roles(request, project):
@@ -135,14 +140,16 @@ def tasks_page(request: HttpRequest, project: Project) -> HttpResponse:
     return render(request, "annotation/task_list.html", context, status=400 if form.errors else 200)
 
 
-def _roles(request: HttpRequest, project: Project) -> frozenset[str]:
+def _roles(request: AuthenticatedHttpRequest, project: Project) -> frozenset[str]:
     from common.selectors import project_roles_for_user
 
     return project_roles_for_user(actor=request.user, project=project)
 
 
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
-def task_detail_page(request: HttpRequest, project: Project, task_id: int) -> HttpResponse:
+def task_detail_page(
+    request: AuthenticatedHttpRequest, project: Project, task_id: int
+) -> HttpResponse:
     task = task_get(project=project, task_id=task_id)
     progress = task_progress(task=task)
     for row in progress:
@@ -172,7 +179,9 @@ TRANSITIONS = {"launch": task_launch, "pause": task_pause, "close": task_close}
 
 @require_POST
 @project_view([ProjectRole.LEAD])
-def task_action(request: HttpRequest, project: Project, task_id: int, action: str) -> HttpResponse:
+def task_action(
+    request: AuthenticatedHttpRequest, project: Project, task_id: int, action: str
+) -> HttpResponse:
     task = task_get(project=project, task_id=task_id)
     try:
         if action in TRANSITIONS:
@@ -217,11 +226,11 @@ CROWD_TEMPLATE = "annotation/crowd_entry.html"
 
 
 def _first_param(params: QueryDict, names: tuple[str, ...]) -> str:
-    return next((params[name] for name in names if params.get(name)), "")
+    return next((value for name in names if (value := params.get(name))), "")
 
 
 def _crowd_page(
-    request: HttpRequest, task_pool: TaskPool | None, status: int = 200, **context: Any
+    request: HtmxHttpRequest, task_pool: TaskPool | None, status: int = 200, **context: Any
 ) -> HttpResponse:
     task = task_pool.task if task_pool is not None else None
     context = {"task": task, **context}
@@ -229,7 +238,7 @@ def _crowd_page(
 
 
 @require_http_methods(["GET", "POST"])
-def crowd_entry(request: HttpRequest, token: str) -> HttpResponse:
+def crowd_entry(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """A crowd worker arrives from the platform.
 
     GET only shows a landing page: a link must not log anyone in (a page elsewhere

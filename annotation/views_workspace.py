@@ -17,7 +17,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -51,6 +51,7 @@ from annotation.services.submission import (
     assignment_skip,
 )
 from common.exceptions import AccessDenied, ApplicationError
+from common.http import AuthenticatedHttpRequest
 from guidelines.forms import answers_from_post
 from guidelines.markdown import render_markdown
 from guidelines.rubric import response_letters
@@ -202,11 +203,11 @@ def question_cells(
 # pages in common.errors.DomainErrorMiddleware.
 
 
-def _task(request: HttpRequest, public_id: str) -> Task:
+def _task(request: AuthenticatedHttpRequest, public_id: str) -> Task:
     return task_get_for_annotator(actor=request.user, public_id=public_id)
 
 
-def _assignment(request: HttpRequest, handle: str) -> Assignment:
+def _assignment(request: AuthenticatedHttpRequest, handle: str) -> Assignment:
     return assignment_get_for_annotator(actor=request.user, handle=handle)
 
 
@@ -215,7 +216,7 @@ def _ms(moment: Any) -> int:
 
 
 def item_state(
-    request: HttpRequest,
+    request: AuthenticatedHttpRequest,
     assignment: Assignment,
     *,
     answers: dict[str, Any] | None = None,
@@ -243,7 +244,9 @@ def item_state(
     }
 
 
-def onboarding_state(request: HttpRequest, task: Task, **extra: Any) -> dict[str, Any] | None:
+def onboarding_state(
+    request: AuthenticatedHttpRequest, task: Task, **extra: Any
+) -> dict[str, Any] | None:
     """The guideline, acknowledgement and quiz steps, or None when the annotator is cleared."""
     from guidelines.selectors import guideline_version_annotator_view
 
@@ -314,7 +317,7 @@ def _examples(examples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
-def idle_state(request: HttpRequest, task: Task) -> dict[str, Any]:
+def idle_state(request: AuthenticatedHttpRequest, task: Task) -> dict[str, Any]:
     """No live lease: onboarding if needed, else ready to start (or done)."""
     onboarding = onboarding_state(request, task)
     if onboarding is not None:
@@ -325,7 +328,7 @@ def idle_state(request: HttpRequest, task: Task) -> dict[str, Any]:
     return {"state": "ready", "progress": completion["progress"]}
 
 
-def next_state(request: HttpRequest, task: Task) -> dict[str, Any]:
+def next_state(request: AuthenticatedHttpRequest, task: Task) -> dict[str, Any]:
     """Claim the next item (or keep the live one) and describe what to show."""
     try:
         assignment = assignment_claim(actor=request.user, task=task)
@@ -343,7 +346,7 @@ def next_state(request: HttpRequest, task: Task) -> dict[str, Any]:
 
 
 def render_workspace(
-    request: HttpRequest, task: Task, state: dict[str, Any], *, status: int = 200
+    request: AuthenticatedHttpRequest, task: Task, state: dict[str, Any], *, status: int = 200
 ) -> HttpResponse:
     context = {
         "task": {
@@ -361,7 +364,12 @@ def render_workspace(
 
 
 def _finish(
-    request: HttpRequest, task: Task, *, notice: str = "", dropped: str = "", status: int = 200
+    request: AuthenticatedHttpRequest,
+    task: Task,
+    *,
+    notice: str = "",
+    dropped: str = "",
+    status: int = 200,
 ) -> HttpResponse:
     """After an item is finished: claim the next one and show it in place (htmx), or
     redirect to the page, which shows the lease just claimed (or the done page)."""
@@ -380,7 +388,7 @@ def _finish(
 
 @require_GET
 @login_required
-def annotate_home(request: HttpRequest) -> HttpResponse:
+def annotate_home(request: AuthenticatedHttpRequest) -> HttpResponse:
     tasks = annotator_task_overview(actor=request.user)
     return render(
         request, "annotation/workspace/home.html", {"tasks": tasks, "currency": pay_currency()}
@@ -389,14 +397,14 @@ def annotate_home(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def annotate_earnings(request: HttpRequest) -> HttpResponse:
+def annotate_earnings(request: AuthenticatedHttpRequest) -> HttpResponse:
     earnings = annotator_earnings(actor=request.user)
     return render(request, "annotation/workspace/earnings.html", {"earnings": earnings})
 
 
 @require_GET
 @login_required
-def annotate_task_page(request: HttpRequest, public_id: str) -> HttpResponse:
+def annotate_task_page(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     task = _task(request, public_id)
     current = assignment_current_for_annotator(actor=request.user, task=task)
     state = item_state(request, current) if current else idle_state(request, task)
@@ -405,7 +413,7 @@ def annotate_task_page(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def annotate_guide(request: HttpRequest, public_id: str) -> HttpResponse:
+def annotate_guide(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     """The task's guideline and worked examples; htmx loads it into the side panel."""
     from guidelines.selectors import guideline_version_annotator_view
 
@@ -425,7 +433,7 @@ def annotate_guide(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def annotate_next(request: HttpRequest, public_id: str) -> HttpResponse:
+def annotate_next(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     task = _task(request, public_id)
     if not request.htmx:
         state = next_state(request, task)
@@ -437,7 +445,7 @@ def annotate_next(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def annotate_acknowledge(request: HttpRequest, public_id: str) -> HttpResponse:
+def annotate_acknowledge(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     from guidelines.services import guideline_version_acknowledge
 
     task = _task(request, public_id)
@@ -449,7 +457,7 @@ def annotate_acknowledge(request: HttpRequest, public_id: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def annotate_quiz(request: HttpRequest, public_id: str) -> HttpResponse:
+def annotate_quiz(request: AuthenticatedHttpRequest, public_id: str) -> HttpResponse:
     from guidelines.services import quiz_attempt_submit
 
     task = _task(request, public_id)
@@ -473,9 +481,8 @@ def annotate_quiz(request: HttpRequest, public_id: str) -> HttpResponse:
         ) or idle_state(request, task)
         return render_workspace(request, task, state, status=400)
     result = {"score": attempt.score, "passed": attempt.passed, "attempt": attempt.attempt}
-    state = onboarding_state(request, task, quiz_result=result)
-    if state is None:
-        state = {**idle_state(request, task), "quiz_result": result}
+    onboarding = onboarding_state(request, task, quiz_result=result)
+    state = onboarding or {**idle_state(request, task), "quiz_result": result}
     return render_workspace(request, task, state)
 
 
@@ -503,7 +510,7 @@ def _timing(post: QueryDict) -> dict[str, Any]:
 
 @require_POST
 @login_required
-def annotate_submit(request: HttpRequest, handle: str) -> HttpResponse:
+def annotate_submit(request: AuthenticatedHttpRequest, handle: str) -> HttpResponse:
     assignment = _assignment(request, handle)
     task = assignment.task_pool.task
     if task.guideline_version_id == assignment.guideline_version_id:
@@ -530,7 +537,7 @@ def annotate_submit(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def annotate_skip(request: HttpRequest, handle: str) -> HttpResponse:
+def annotate_skip(request: AuthenticatedHttpRequest, handle: str) -> HttpResponse:
     assignment = _assignment(request, handle)
     reasons = dict(SKIP_REASONS)
     choice = request.POST.get("reason", "")
@@ -552,7 +559,7 @@ def annotate_skip(request: HttpRequest, handle: str) -> HttpResponse:
 
 @require_POST
 @login_required
-def annotate_flag(request: HttpRequest, handle: str) -> HttpResponse:
+def annotate_flag(request: AuthenticatedHttpRequest, handle: str) -> HttpResponse:
     assignment = _assignment(request, handle)
     try:
         assignment_flag(
@@ -570,7 +577,9 @@ def annotate_flag(request: HttpRequest, handle: str) -> HttpResponse:
     return _finish(request, assignment.task_pool.task, dropped=handle)
 
 
-def _refused(request: HttpRequest, assignment: Assignment, exc: ApplicationError) -> HttpResponse:
+def _refused(
+    request: AuthenticatedHttpRequest, assignment: Assignment, exc: ApplicationError
+) -> HttpResponse:
     """A skip or flag without a valid reason: the same item again, with the message."""
     task = assignment.task_pool.task
     if not request.htmx:

@@ -25,9 +25,7 @@ class LoginThrottleBackend(AxesStandaloneBackend):
     """Axes' check, for requests only: an `authenticate()` without a request (the shell,
     management commands, the test client's `login`) has no client address to lock out."""
 
-    def authenticate(  # type: ignore[override]
-        self, request: HttpRequest | None, *args: Any, **kwargs: Any
-    ) -> None:
+    def authenticate(self, request: HttpRequest | None, *args: Any, **kwargs: Any) -> None:
         if request is None:
             return None
         return super().authenticate(request, *args, **kwargs)

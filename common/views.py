@@ -5,9 +5,11 @@ from functools import wraps
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
+from common.http import AuthenticatedHttpRequest
 from common.models import ProjectRole
 from common.selectors import (
     audit_events_for_project,
@@ -16,7 +18,7 @@ from common.selectors import (
     project_roles_for_user,
 )
 
-ProjectView = Callable[..., HttpResponse]
+ProjectView = Callable[..., HttpResponseBase]
 
 
 def project_view(roles: Iterable[str]) -> Callable[[ProjectView], ProjectView]:
@@ -29,7 +31,9 @@ def project_view(roles: Iterable[str]) -> Callable[[ProjectView], ProjectView]:
     def decorate(view: ProjectView) -> ProjectView:
         @login_required
         @wraps(view)
-        def wrapper(request: HttpRequest, slug: str, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapper(
+            request: AuthenticatedHttpRequest, slug: str, *args: Any, **kwargs: Any
+        ) -> HttpResponseBase:
             # AccessDenied becomes the 403 page in common.errors.DomainErrorMiddleware.
             project = project_get_for_actor(actor=request.user, slug=slug, roles=role_set)
             return view(request, project, *args, **kwargs)
@@ -40,7 +44,7 @@ def project_view(roles: Iterable[str]) -> Callable[[ProjectView], ProjectView]:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     projects = [
         (project, sorted(project_roles_for_user(actor=request.user, project=project)))
         for project in project_list_for_actor(actor=request.user)
@@ -49,6 +53,6 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @project_view([ProjectRole.LEAD])
-def project_audit(request: HttpRequest, project: Any) -> HttpResponse:
+def project_audit(request: AuthenticatedHttpRequest, project: Any) -> HttpResponse:
     events = audit_events_for_project(project=project)[:500]
     return render(request, "common/audit.html", {"project": project, "events": events})

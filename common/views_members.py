@@ -3,7 +3,7 @@ and the page an invited person accepts on (signing up if they have no account)."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
 
 from django import forms
 from django.contrib import messages
@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
 from common.exceptions import ApplicationError, NotFound
+from common.http import AuthenticatedHttpRequest, HtmxHttpRequest
 from common.models import Project, ProjectRole, User
 from common.selectors import (
     project_invitation_by_token,
@@ -45,13 +46,13 @@ class SignUpForm(UserCreationForm):
         fields = ("username",)
 
 
-def _accept_url(request: HttpRequest) -> Any:
+def _accept_url(request: HttpRequest) -> Callable[[str], str]:
     return lambda token: request.build_absolute_uri(reverse("invite-accept", args=[token]))
 
 
 @require_http_methods(["GET", "POST"])
 @project_view([ProjectRole.LEAD])
-def project_members_page(request: HttpRequest, project: Project) -> HttpResponse:
+def project_members_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     invite_form = InviteForm(request.POST if request.POST.get("action") == "invite" else None)
     if request.method == "POST":
         action = request.POST.get("action")
@@ -104,7 +105,7 @@ def project_members_page(request: HttpRequest, project: Project) -> HttpResponse
 
 
 @require_http_methods(["GET", "POST"])
-def invitation_accept_page(request: HttpRequest, token: str) -> HttpResponse:
+def invitation_accept_page(request: HtmxHttpRequest, token: str) -> HttpResponse:
     """Accept an invitation: signed in, with one click; otherwise log in or sign up."""
     invitation = project_invitation_by_token(token=token)
     if invitation is None or invitation.revoked_at is not None:

@@ -5,13 +5,11 @@ down, `export_job_enqueue_failed` notes it on the job, the request answers 503 a
 the job stays queued. Recovery is `exports.services.export_jobs_recover` (beat every
 few minutes and at every worker start): a `running` job whose advisory lock is free
 lost its worker, a `queued` one older than ten minutes its message; both are sent
-again, and a run past MAX_ATTEMPTS marks the job failed. `export_jobs_notice_set`
+again, and a run past MAX_ATTEMPTS marks the job failed. `export_job_notice`
 tells the exports page which running jobs lost their worker.
 """
 
 from __future__ import annotations
-
-from collections.abc import Iterable
 
 from django.db import connection
 from django.utils import timezone
@@ -49,22 +47,19 @@ def _worker_alive(job_id: int) -> bool:
     return not free
 
 
-def export_jobs_notice_set(jobs: Iterable[ExportJob]) -> None:
-    """Set `job.notice` on running jobs whose worker died, saying what happens next."""
+def export_job_notice(job: ExportJob) -> str:
+    """What happens next to a running job whose worker died; "" for any other job."""
     from exports.services import MAX_ATTEMPTS
 
-    for job in jobs:
-        job.notice = ""
-        if job.status != ExportStatus.RUNNING or _worker_alive(job.pk):
-            continue
-        if job.attempts >= MAX_ATTEMPTS:
-            job.notice = (
-                f"The worker writing this file stopped, on the last of {MAX_ATTEMPTS} "
-                f"attempts; the job will be marked failed within {RECOVERY_MINUTES} minutes."
-            )
-        else:
-            job.notice = (
-                f"The worker writing this file stopped (it was restarted or ran out of "
-                f"memory). The job starts again from the beginning within "
-                f"{RECOVERY_MINUTES} minutes (attempt {job.attempts + 1} of {MAX_ATTEMPTS})."
-            )
+    if job.status != ExportStatus.RUNNING or _worker_alive(job.pk):
+        return ""
+    if job.attempts >= MAX_ATTEMPTS:
+        return (
+            f"The worker writing this file stopped, on the last of {MAX_ATTEMPTS} "
+            f"attempts; the job will be marked failed within {RECOVERY_MINUTES} minutes."
+        )
+    return (
+        f"The worker writing this file stopped (it was restarted or ran out of "
+        f"memory). The job starts again from the beginning within "
+        f"{RECOVERY_MINUTES} minutes (attempt {job.attempts + 1} of {MAX_ATTEMPTS})."
+    )

@@ -107,7 +107,9 @@ def _answer_columns(question: Mapping[str, Any], shown: Sequence[str]) -> list[C
     base = f"a.answers -> {literal(key)}"
     label = question.get("label") or key
     per_output = (question.get("scope") or "per_output") == "per_output"
-    cells = [(f"answer.{key}.{letter}", f"{base} -> '{letter}'", letter) for letter in shown]
+    cells: list[tuple[str, str, str | None]] = [
+        (f"answer.{key}.{letter}", f"{base} -> '{letter}'", letter) for letter in shown
+    ]
     if not per_output:
         cells = [(f"answer.{key}", base, None)]
     columns: list[Column] = []
@@ -143,8 +145,8 @@ def _answer_columns(question: Mapping[str, Any], shown: Sequence[str]) -> list[C
                 )
             )
         return columns
-    for name, expr, letter in cells:
-        where = f" (response {letter})" if letter else ""
+    for name, expr, response in cells:
+        where = f" (response {response})" if response else ""
         if qtype == "multi_choice":
             for option in question.get("options") or []:
                 value = str(option["value"])

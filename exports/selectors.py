@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -173,7 +173,7 @@ def _convert_options(query: ExportQuery) -> pacsv.ConvertOptions:
 
 def export_batches(
     *, query: ExportQuery, on_batch: Callable[[int], None] | None = None
-) -> Iterator[pa.RecordBatch]:
+) -> Generator[pa.RecordBatch, None, None]:
     """Stream the query's rows as record batches with exactly `query.schema`.
 
     Reads through a connection of its own (so the caller's connection stays free for
@@ -436,7 +436,7 @@ def task_bundle_tables(
     table, questions = task_table(
         task=task, filters=table_filters, identity=identity, where=where if where else None
     )
-    outputs: dict[int, list[dict[str, Any]]] = {}
+    outputs: dict[int, list[Mapping[str, Any]]] = {}
     for row in (
         UnitOutput.objects.filter(unit__task_id=task.pk)
         .order_by("unit_id", "position")
@@ -455,7 +455,7 @@ def task_bundle_tables(
     ):
         outputs.setdefault(row["unit_id"], []).append(row)
 
-    def single(row: dict[str, Any], suffix: str = "") -> dict[str, Any]:
+    def single(row: Mapping[str, Any], suffix: str = "") -> dict[str, Any]:
         return {
             f"system{suffix}": row["output__system__name"],
             f"output{suffix}": row["output__text"],
@@ -493,9 +493,9 @@ def task_bundle_tables(
     shown_orders = table["shown_order"] if "shown_order" in table.columns else None
     for index, row in enumerate(table.itertuples(index=False)):
         order = shown_orders.iloc[index] if shown_orders is not None else None
-        shown = None
+        shown_as = None
         if isinstance(order, tuple) and row.unit_id in base:
-            shown = "ab" if order == base[row.unit_id] else "ba"
+            shown_as = "ab" if order == base[row.unit_id] else "ba"
         annotations.append(
             {
                 "unit": row.unit_id,
@@ -504,7 +504,7 @@ def task_bundle_tables(
                 "value": _answer_text(row.value),
                 "pool": row.pool,
                 "guideline_version": row.guideline_version,
-                "shown_order": shown,
+                "shown_order": shown_as,
             }
         )
     kinds = (

@@ -476,12 +476,15 @@ RAW_EXPORTS_NEED_POSTGRES = (
 def _check_source(*, project: Project, task: Any, dataset: AnnotationDataset | None) -> str:
     if connection.vendor != "postgresql":
         raise ApplicationError(RAW_EXPORTS_NEED_POSTGRES)
-    if (task is None) == (dataset is None):
+    if task is not None and dataset is None:
+        kind, project_id = "task", task.project_id
+    elif dataset is not None and task is None:
+        kind, project_id = "dataset", dataset.project_id
+    else:
         raise ApplicationError("Choose exactly one source: a task or a dataset.")
-    source = task if task is not None else dataset
-    if source.project_id != project.pk:
+    if project_id != project.pk:
         raise ApplicationError("That source belongs to another project.")
-    return "task" if task is not None else "dataset"
+    return kind
 
 
 # -- report exports ---------------------------------------------------------------------
@@ -588,9 +591,11 @@ def report_recompute_from_manifest(*, manifest: Mapping[str, Any]) -> dict[str, 
     project = Project.objects.filter(slug=source.get("project")).first()
     if project is None:
         raise ApplicationError(f"No project '{source.get('project')}'.")
+    if source.get("kind") not in ReportSource.values:
+        raise ApplicationError("The manifest names no known source kind (task or dataset).")
     shadow = AgreementReport(
         project=project,
-        source_kind=source.get("kind"),
+        source_kind=str(source.get("kind")),
         filters=manifest.get("filters") or {},
         parameters=manifest["parameters"],
     )
@@ -688,9 +693,9 @@ def export_job_request(
 
 
 def _job_source(job: ExportJob) -> str:
-    if job.task_id:
+    if job.task is not None:
         return f"task {job.task.slug}"
-    if job.dataset_id:
+    if job.dataset is not None:
         return f"dataset {job.dataset.name}"
     return f"report {job.report_id}"
 
@@ -885,6 +890,8 @@ def export_job_run(*, job_id: int) -> ExportJob:
 def _run(job: ExportJob) -> tuple[int, str, int]:
     final, _ = _job_paths(job)
     if job.kind == ExportKind.REPORT:
+        # The export_source_matches_kind constraint gives every report job its report.
+        assert job.report is not None
         _, _, body = report_render(report=job.report, fmt=job.format)
         size, sha256 = _write_atomically(path=final, chunks=iter([body]), fmt=job.format)
         return size, sha256, 1

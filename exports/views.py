@@ -6,25 +6,26 @@ through these views after the access check, never from a public media URL.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.http import (
     FileResponse,
     Http404,
-    HttpRequest,
     HttpResponse,
     StreamingHttpResponse,
 )
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET
 
 from common.exceptions import ApplicationError
+from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
 from common.selectors import project_roles_for_user
 from common.views import project_view
 from exports import selectors
-from exports.jobs import export_jobs_notice_set
+from exports.jobs import export_job_notice
 from exports.models import REPORT_FORMATS, ExportStatus
 from exports.services import Download, annotations_export, report_download
 
@@ -66,7 +67,7 @@ class AnnotationExportForm(forms.Form):
         datasets = [
             (f"dataset:{d.name}", f"Dataset: {d.name}") for d in project.datasets.order_by("name")
         ]
-        self.fields["source"].choices = tasks + datasets
+        cast(forms.ChoiceField, self.fields["source"]).choices = tasks + datasets
         # Real identities are a lead's choice; researchers never see the option.
         if lead:
             self.fields["identity"] = forms.ChoiceField(
@@ -100,13 +101,15 @@ def _source(project: Project, value: str) -> dict[str, Any]:
 
 
 def _context(project: Project, form: AnnotationExportForm) -> dict[str, Any]:
-    jobs = list(selectors.export_job_list(project=project)[:50])
-    export_jobs_notice_set(jobs)
+    # (job, notice) pairs: the notice says what happens to a job whose worker died.
+    jobs = [
+        (job, export_job_notice(job)) for job in selectors.export_job_list(project=project)[:50]
+    ]
     return {
         "project": project,
         "form": form,
         "jobs": jobs,
-        "polling": any(j.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for j in jobs),
+        "polling": any(j.status in (ExportStatus.QUEUED, ExportStatus.RUNNING) for j, _ in jobs),
         "reports": selectors.report_list_done(project=project)[:50],
         "report_formats": [
             ("json", "JSON"),
@@ -118,7 +121,7 @@ def _context(project: Project, form: AnnotationExportForm) -> dict[str, Any]:
 
 
 @project_view(READERS)
-def exports_page(request: HttpRequest, project: Project) -> HttpResponse:
+def exports_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponseBase:
     lead = ProjectRole.LEAD in project_roles_for_user(actor=request.user, project=project)
     form = AnnotationExportForm(request.POST or None, project=project, lead=lead)
     if request.method == "POST" and form.is_valid():
@@ -148,7 +151,9 @@ def exports_page(request: HttpRequest, project: Project) -> HttpResponse:
 
 @require_GET
 @project_view(READERS)
-def job_download(request: HttpRequest, project: Project, job_id: int) -> HttpResponse:
+def job_download(
+    request: AuthenticatedHttpRequest, project: Project, job_id: int
+) -> HttpResponseBase:
     job = selectors.export_job_get(project=project, job_id=job_id)
     try:
         path = selectors.export_job_file(job=job)
@@ -159,7 +164,9 @@ def job_download(request: HttpRequest, project: Project, job_id: int) -> HttpRes
 
 @require_GET
 @project_view(READERS)
-def report_export(request: HttpRequest, project: Project, report_id: int, fmt: str) -> HttpResponse:
+def report_export(
+    request: AuthenticatedHttpRequest, project: Project, report_id: int, fmt: str
+) -> HttpResponseBase:
     if fmt not in REPORT_FORMATS:
         raise Http404("Unknown format.")
     try:

@@ -33,7 +33,7 @@ class GuidelineVersionAdmin(admin.ModelAdmin):
 
     list_display = ["guideline", "number", "status", "published_at", "changelog"]
     list_filter = ["status", "guideline__project"]
-    fields = [
+    version_fields = (
         "guideline",
         "number",
         "status",
@@ -44,15 +44,17 @@ class GuidelineVersionAdmin(admin.ModelAdmin):
         "changelog",
         "published_at",
         "published_by",
-    ]
+    )
+    # Django's `fields` may nest fieldsets; this admin's are flat, kept under their own name.
+    fields = version_fields
     draft_editable = ("prose", "rubric", "examples", "quiz", "changelog")
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return []
         if obj.status == VersionStatus.PUBLISHED:
-            return list(self.fields)
-        return [name for name in self.fields if name not in self.draft_editable]
+            return list(self.version_fields)
+        return [name for name in self.version_fields if name not in self.draft_editable]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         # New versions come from "revise" in the editor, which numbers and prefills them.

@@ -73,7 +73,9 @@ class VersionEditForm(forms.Form):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        # Django's stubs type `Form.clean()` as optional; `cleaned_data` is what it returns here.
+        data = self.cleaned_data
         text = data.get("rubric_text", "")
         try:
             if not text.strip():

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 import yaml
 
@@ -160,11 +160,11 @@ def rubric_normalize(questions: Any) -> Any:
     return [normalize_question(q) for q in questions]
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return (_is_int(value) or isinstance(value, float)) and math.isfinite(value)
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from common.exceptions import AccessDenied, ApplicationError
+from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
 from common.selectors import project_roles_for_user
 from common.views import project_view
@@ -59,7 +60,7 @@ SNIPPETS = [
 ]
 
 
-def _template(request: HttpRequest, page: str, partial: str) -> str:
+def _template(request: AuthenticatedHttpRequest, page: str, partial: str) -> str:
     return f"{page}#{partial}" if request.htmx else page
 
 
@@ -78,7 +79,7 @@ def _preview(version: GuidelineVersion, prose: str, rubric: Any, errors: list) -
 
 
 @project_view(EVERYONE)
-def guideline_list_page(request: HttpRequest, project: Project) -> HttpResponse:
+def guideline_list_page(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     roles = project_roles_for_user(actor=request.user, project=project)
     is_lead = ProjectRole.LEAD in roles
     form = GuidelineCreateForm(request.POST or None)
@@ -104,7 +105,7 @@ def guideline_list_page(request: HttpRequest, project: Project) -> HttpResponse:
 
 @project_view(AUTHORS)
 def guideline_detail_page(
-    request: HttpRequest, project: Project, guideline_id: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int
 ) -> HttpResponse:
     guideline = guideline_get(project=project, guideline_id=guideline_id)
     versions = list(guideline_versions(guideline=guideline))
@@ -120,7 +121,9 @@ def guideline_detail_page(
 
 @require_POST
 @project_view(LEAD)
-def guideline_revise(request: HttpRequest, project: Project, guideline_id: int) -> HttpResponse:
+def guideline_revise(
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int
+) -> HttpResponse:
     guideline = guideline_get(project=project, guideline_id=guideline_id)
     draft = guideline_version_create_draft(actor=request.user, guideline=guideline)
     return redirect("guideline-edit", project.slug, guideline.pk, draft.number)
@@ -128,7 +131,7 @@ def guideline_revise(request: HttpRequest, project: Project, guideline_id: int) 
 
 @project_view(AUTHORS)
 def guideline_version_page(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _version(project, guideline_id, number)
     context = {
@@ -142,7 +145,7 @@ def guideline_version_page(
 
 @project_view(AUTHORS)
 def guideline_rubric_export(
-    request: HttpRequest, project: Project, guideline_id: int, number: int, fmt: str
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int, fmt: str
 ) -> HttpResponse:
     if fmt not in ("yaml", "json"):
         raise Http404("Export as .yaml or .json.")
@@ -173,7 +176,7 @@ def _preview_errors(version: GuidelineVersion, form: VersionEditForm) -> tuple[l
 
 @project_view(LEAD)
 def guideline_edit_page(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     """GET the editor; POST saves; an htmx POST with `preview` only renders the preview."""
     version = _version(project, guideline_id, number)
@@ -206,7 +209,7 @@ def guideline_edit_page(
 
 @project_view(LEAD)
 def guideline_publish_page(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     """GET asks for confirmation, showing the diff against the last published version."""
     version = _version(project, guideline_id, number)
@@ -230,7 +233,9 @@ def guideline_publish_page(
 
 
 @project_view(AUTHORS)
-def guideline_diff_page(request: HttpRequest, project: Project, guideline_id: int) -> HttpResponse:
+def guideline_diff_page(
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int
+) -> HttpResponse:
     guideline = guideline_get(project=project, guideline_id=guideline_id)
     numbers = list(guideline_versions(guideline=guideline).values_list("number", flat=True))
     try:
@@ -260,7 +265,9 @@ def _lettered(outputs: list[str]) -> list[tuple[str, str]]:
     return list(zip(response_letters(len(outputs)), map(render_markdown, outputs), strict=True))
 
 
-def _read_context(request: HttpRequest, project: Project, version: GuidelineVersion) -> dict:
+def _read_context(
+    request: AuthenticatedHttpRequest, project: Project, version: GuidelineVersion
+) -> dict:
     view = guideline_version_annotator_view(actor=request.user, version=version)
     n = N_OUTPUTS[version.guideline.mode]
     quiz_items = [
@@ -285,7 +292,9 @@ def _read_context(request: HttpRequest, project: Project, version: GuidelineVers
     }
 
 
-def _readable_version(request: HttpRequest, project: Project, gid: int, n: int) -> GuidelineVersion:
+def _readable_version(
+    request: AuthenticatedHttpRequest, project: Project, gid: int, n: int
+) -> GuidelineVersion:
     # AccessDenied becomes the 403 page in common.errors.DomainErrorMiddleware.
     return guideline_version_for_actor(
         actor=request.user, project=project, guideline_id=gid, number=n
@@ -294,7 +303,7 @@ def _readable_version(request: HttpRequest, project: Project, gid: int, n: int) 
 
 @project_view(EVERYONE)
 def guideline_read_page(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
     context = _read_context(request, project, version)
@@ -304,7 +313,7 @@ def guideline_read_page(
 @require_POST
 @project_view(EVERYONE)
 def guideline_acknowledge(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
     guideline_version_acknowledge(actor=request.user, version=version)
@@ -317,7 +326,7 @@ def guideline_acknowledge(
 @require_POST
 @project_view(EVERYONE)
 def guideline_quiz(
-    request: HttpRequest, project: Project, guideline_id: int, number: int
+    request: AuthenticatedHttpRequest, project: Project, guideline_id: int, number: int
 ) -> HttpResponse:
     version = _readable_version(request, project, guideline_id, number)
     context = _read_context(request, project, version)

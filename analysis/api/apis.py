@@ -13,7 +13,6 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound as HttpNotFound
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from analysis.importing import FORMATS, detect_format, parse_declarations
@@ -36,6 +35,7 @@ from analysis.services import (
 )
 from common.api.base import READERS, ProjectAPIView
 from common.exceptions import ApplicationError
+from common.http import AuthenticatedRequest
 
 
 class AnalysisAPIView(ProjectAPIView):
@@ -70,7 +70,7 @@ class DatasetListApi(AnalysisAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         datasets = dataset_list(project=self.project)
         return Response(self.OutputSerializer(datasets, many=True).data)
 
@@ -114,7 +114,7 @@ class DatasetImportApi(AnalysisAPIView):
         pass
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -142,7 +142,7 @@ class DatasetDetailApi(AnalysisAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str, dataset_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, dataset_id: int) -> Response:
         try:
             dataset = dataset_get(project=self.project, dataset_id=dataset_id)
         except NotFound as exc:
@@ -173,7 +173,7 @@ class ReportListApi(AnalysisAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         reports = report_list(project=self.project).select_related("project")[:200]
         return Response(self.OutputSerializer(reports, many=True).data)
 
@@ -203,7 +203,7 @@ class ReportRequestApi(AnalysisAPIView):
         pass
 
     @extend_schema(request=InputSerializer, responses={202: OutputSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -235,7 +235,7 @@ class ReportDetailApi(AnalysisAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str, report_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, report_id: int) -> Response:
         try:
             report = report_get(project=self.project, report_id=report_id)
         except NotFound as exc:
@@ -248,7 +248,7 @@ class ReportJsonApi(AnalysisAPIView):
     file the page's "Download JSON" link serves. 409 while it is not finished."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request: Request, slug: str, report_id: int) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, slug: str, report_id: int) -> HttpResponse:
         try:
             report = report_get(project=self.project, report_id=report_id)
             body = report_document_json(report=report)
@@ -265,7 +265,7 @@ class TaskLeaderboardApi(AnalysisAPIView):
     request one with POST reports/request/ {"task": slug}."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request: Request, slug: str, task_slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, task_slug: str) -> Response:
         try:
             task = task_get_by_slug(project=self.project, slug=task_slug)
         except NotFound as exc:

@@ -10,7 +10,6 @@ from typing import Any
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -33,10 +32,13 @@ from annotation.services.submission import (
     assignment_interaction_record,
     assignment_skip,
 )
+from common.http import AuthenticatedRequest
 
 
 class ResponseSerializer(serializers.Serializer):
-    label = serializers.CharField()
+    # The metaclass moves declared fields off the class, so this never shadows Field.label at
+    # run time; drf-stubs cannot see that.
+    label = serializers.CharField()  # type: ignore[assignment]
     text = serializers.CharField()
 
 
@@ -62,7 +64,7 @@ class DoneSerializer(serializers.Serializer):
     progress = ProgressSerializer()
 
 
-def _next_response(request: Request, assignment: Any, task: Any) -> Response:
+def _next_response(request: AuthenticatedRequest, assignment: Any, task: Any) -> Response:
     if assignment is not None:
         # assignment_item returns exactly ItemSerializer's fields with JSON-ready values
         # (a test holds the two equal), so the hot path skips building the serializer.
@@ -84,7 +86,7 @@ class AnnotatorTaskListApi(APIView):
         cap = serializers.IntegerField(allow_null=True)
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         tasks = task_list_for_annotator(actor=request.user)
         return Response(self.OutputSerializer(tasks, many=True).data)
 
@@ -93,7 +95,7 @@ class AnnotatorNextApi(APIView):
     """Lease the next unit from any of my live tasks (or return my current lease)."""
 
     @extend_schema(request=None, responses={200: ItemSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         assignment = assignment_claim_any(actor=request.user)
         task = assignment.task_pool.task if assignment is not None else None
         return _next_response(request, assignment, task)
@@ -104,7 +106,7 @@ class AnnotatorTaskNextApi(APIView):
     completion code once the worker's quota is done)."""
 
     @extend_schema(request=None, responses={200: ItemSerializer})
-    def post(self, request: Request, public_id: str) -> Response:
+    def post(self, request: AuthenticatedRequest, public_id: str) -> Response:
         task = task_get_for_annotator(actor=request.user, public_id=public_id)
         assignment = assignment_claim(actor=request.user, task=task)
         return _next_response(request, assignment, task)
@@ -112,14 +114,14 @@ class AnnotatorTaskNextApi(APIView):
 
 class AnnotatorTaskProgressApi(APIView):
     @extend_schema(responses=DoneSerializer)
-    def get(self, request: Request, public_id: str) -> Response:
+    def get(self, request: AuthenticatedRequest, public_id: str) -> Response:
         task = task_get_for_annotator(actor=request.user, public_id=public_id)
         return Response(DoneSerializer(annotator_completion(actor=request.user, task=task)).data)
 
 
 class AnnotatorItemApi(APIView):
     @extend_schema(responses=ItemSerializer)
-    def get(self, request: Request, handle: str) -> Response:
+    def get(self, request: AuthenticatedRequest, handle: str) -> Response:
         assignment = assignment_get_for_annotator(actor=request.user, handle=handle)
         return Response(
             ItemSerializer(assignment_item(actor=request.user, assignment=assignment)).data
@@ -130,7 +132,7 @@ class AnnotatorInteractApi(APIView):
     """Record the server time of the first interaction (the workspace calls it once)."""
 
     @extend_schema(request=None, responses={204: None})
-    def post(self, request: Request, handle: str) -> Response:
+    def post(self, request: AuthenticatedRequest, handle: str) -> Response:
         assignment_interaction_record(actor=request.user, handle=handle)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
@@ -150,7 +152,7 @@ class AnnotatorSubmitApi(APIView):
     @extend_schema(
         request=InputSerializer, responses={201: OutputSerializer, 200: OutputSerializer}
     )
-    def post(self, request: Request, handle: str) -> Response:
+    def post(self, request: AuthenticatedRequest, handle: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -173,7 +175,7 @@ class AnnotatorSkipApi(APIView):
         reason = serializers.CharField(max_length=500)
 
     @extend_schema(request=InputSerializer, responses={204: None})
-    def post(self, request: Request, handle: str) -> Response:
+    def post(self, request: AuthenticatedRequest, handle: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         assignment_skip(actor=request.user, handle=handle, **serializer.validated_data)
@@ -186,7 +188,7 @@ class AnnotatorFlagApi(APIView):
         note = serializers.CharField(max_length=1000, required=False, allow_blank=True, default="")
 
     @extend_schema(request=InputSerializer, responses={204: None})
-    def post(self, request: Request, handle: str) -> Response:
+    def post(self, request: AuthenticatedRequest, handle: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         assignment_flag(actor=request.user, handle=handle, **serializer.validated_data)

@@ -4,7 +4,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.parsers import FormParser, MultiPartParser
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.importing import detect_format
@@ -13,6 +12,7 @@ from annotation.selectors import output_list, pool_list, prompt_list, system_lis
 from annotation.services.outputs import outputs_import
 from annotation.services.pools import pool_create
 from common.api.base import LEAD, READERS, ProjectAPIView
+from common.http import AuthenticatedRequest
 
 
 class SystemListApi(ProjectAPIView):
@@ -24,7 +24,7 @@ class SystemListApi(ProjectAPIView):
         output_count = serializers.IntegerField()
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         return Response(self.OutputSerializer(system_list(project=self.project), many=True).data)
 
 
@@ -38,7 +38,7 @@ class PromptListApi(ProjectAPIView):
         metadata = serializers.JSONField()
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(prompt_list(project=self.project), request, view=self)
         return paginator.get_paginated_response(self.OutputSerializer(page, many=True).data)
@@ -60,7 +60,7 @@ class OutputListApi(ProjectAPIView):
         parameters=[OpenApiParameter("system", str, description="Only this system's outputs.")],
         responses=OutputSerializer(many=True),
     )
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         outputs = output_list(project=self.project, system=request.query_params.get("system"))
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(outputs, request, view=self)
@@ -90,7 +90,7 @@ class OutputImportApi(ProjectAPIView):
         systems = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         upload = serializer.validated_data["file"]
@@ -120,11 +120,11 @@ class PoolListApi(ProjectAPIView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         return Response(self.OutputSerializer(pool_list(project=self.project), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         pool = pool_create(actor=request.user, project=self.project, **serializer.validated_data)

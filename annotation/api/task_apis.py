@@ -3,13 +3,13 @@ progress; plus pool members. Reads for researchers too, writes for leads only.""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from annotation.models import FlagResolution, Pairing, PayMode, TaskMode
@@ -41,6 +41,7 @@ from annotation.services.tasks import (
     unit_mark_gold,
 )
 from common.api.base import LEAD, READERS, ProjectAPIView
+from common.http import AuthenticatedRequest
 
 
 class TaskSerializer(serializers.Serializer):
@@ -87,7 +88,7 @@ class PoolProgressSerializer(serializers.Serializer):
     worker_limit = serializers.IntegerField(allow_null=True)
 
 
-def _progress(request: Request, task: Any) -> list[dict[str, Any]]:
+def _progress(request: AuthenticatedRequest, task: Any) -> list[dict[str, Any]]:
     rows = task_progress(task=task)
     for row in rows:
         path = reverse("crowd-entry", args=[row["task_pool"].entry_token])
@@ -117,7 +118,7 @@ class TaskListApi(ProjectAPIView):
         pairs_per_prompt = serializers.IntegerField(required=False, allow_null=True, min_value=1)
         ranking_size = serializers.IntegerField(required=False, allow_null=True, min_value=2)
         pay_per_item = serializers.DecimalField(
-            max_digits=8, decimal_places=2, default=0, min_value=0
+            max_digits=8, decimal_places=2, default=Decimal("0"), min_value=Decimal("0")
         )
         pay_mode = serializers.ChoiceField(choices=PayMode.choices, default=PayMode.PER_ITEM)
         min_hourly_rate = serializers.DecimalField(
@@ -128,11 +129,11 @@ class TaskListApi(ProjectAPIView):
         seed = serializers.IntegerField(required=False, allow_null=True)
 
     @extend_schema(responses=TaskSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         return Response(TaskSerializer(task_list(project=self.project), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: TaskSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -160,11 +161,14 @@ class TaskDetailApi(ProjectAPIView):
         open_blinding_flags = serializers.IntegerField()
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str, task_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         task = task_get(project=self.project, task_id=task_id)
-        task.pools = _progress(request, task)
-        task.open_blinding_flags = task_blinding_flags(task=task, open_only=True).count()
-        return Response(self.OutputSerializer(task).data)
+        detail = {
+            **TaskSerializer(task).data,
+            "pools": PoolProgressSerializer(_progress(request, task), many=True).data,
+            "open_blinding_flags": task_blinding_flags(task=task, open_only=True).count(),
+        }
+        return Response(detail)
 
 
 class TaskPoolAddApi(ProjectAPIView):
@@ -179,7 +183,7 @@ class TaskPoolAddApi(ProjectAPIView):
         max_workers = serializers.IntegerField(min_value=1, required=False, allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={201: PoolProgressSerializer(many=True)})
-    def post(self, request: Request, slug: str, task_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
@@ -196,7 +200,7 @@ class _TaskTransitionApi(ProjectAPIView):
     transition: Any = None
 
     @extend_schema(request=None, responses=TaskSerializer)
-    def post(self, request: Request, slug: str, task_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         task = task_get(project=self.project, task_id=task_id)
         task = type(self).transition(actor=request.user, task=task)
         return Response(TaskSerializer(task).data)
@@ -235,7 +239,7 @@ class TaskBlindingApi(ProjectAPIView):
     allowed_roles = READERS
 
     @extend_schema(responses=BlindingFlagSerializer(many=True))
-    def get(self, request: Request, slug: str, task_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         task = task_get(project=self.project, task_id=task_id)
         return Response(BlindingFlagSerializer(task_blinding_flags(task=task), many=True).data)
 
@@ -244,7 +248,7 @@ class TaskBlindingApi(ProjectAPIView):
         request=None,
         responses=BlindingFlagSerializer(many=True),
     )
-    def post(self, request: Request, slug: str, task_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         task = task_get(project=self.project, task_id=task_id)
         blinding_check_run(actor=request.user, task=task)
         return Response(BlindingFlagSerializer(task_blinding_flags(task=task), many=True).data)
@@ -263,7 +267,9 @@ class BlindingFlagResolveApi(ProjectAPIView):
         request=InputSerializer,
         responses=BlindingFlagSerializer,
     )
-    def post(self, request: Request, slug: str, task_id: int, flag_id: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, slug: str, task_id: int, flag_id: int
+    ) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = task_get(project=self.project, task_id=task_id)
@@ -291,7 +297,7 @@ class TaskUnitListApi(ProjectAPIView):
             return [uo.output.system.name for uo in unit.unit_outputs.all()]
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str, task_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, task_id: int) -> Response:
         task = task_get(project=self.project, task_id=task_id)
         paginator = LimitOffsetPagination()
         page = paginator.paginate_queryset(task_units(task=task), request, view=self)
@@ -307,7 +313,9 @@ class UnitGoldApi(ProjectAPIView):
         answers = serializers.DictField(allow_null=True)
 
     @extend_schema(request=InputSerializer, responses={204: None})
-    def post(self, request: Request, slug: str, task_id: int, unit_id: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, slug: str, task_id: int, unit_id: int
+    ) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         task = task_get(project=self.project, task_id=task_id)
@@ -350,12 +358,12 @@ class PoolMembersApi(ProjectAPIView):
         )
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str, pool_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, pool_id: int) -> Response:
         pool = pool_get(project=self.project, pool_id=pool_id)
         return Response(self.OutputSerializer(pool_members(pool=pool), many=True).data)
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer(many=True))
-    def post(self, request: Request, slug: str, pool_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str, pool_id: int) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)

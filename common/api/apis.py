@@ -6,11 +6,11 @@ from django.urls import reverse
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.views import ObtainAuthToken
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from common.api.base import LEAD, ProjectAPIView
+from common.http import AuthenticatedRequest
 from common.models import ProjectRole, User
 from common.selectors import (
     audit_events_for_project,
@@ -43,7 +43,7 @@ class ProjectListApi(APIView):
         description = serializers.CharField(required=False, allow_blank=True, default="")
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         projects = project_list_for_actor(actor=request.user)
         data = [
             {
@@ -57,7 +57,7 @@ class ProjectListApi(APIView):
         return Response(self.OutputSerializer(data, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         """Create a project; its creator becomes its lead. Only staff may create projects."""
         if not request.user.is_staff:
             return Response({"detail": "Only staff can create projects."}, status=403)
@@ -78,7 +78,7 @@ class ProjectDetailApi(ProjectAPIView):
         roles = serializers.ListField(child=serializers.CharField())
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         roles = sorted(project_roles_for_user(actor=request.user, project=self.project))
         data = {
             "slug": self.project.slug,
@@ -106,13 +106,13 @@ class ProjectMembersApi(ProjectAPIView):
         remove = serializers.BooleanField(default=False)
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         return Response(
             self.OutputSerializer(project_members(project=self.project), many=True).data
         )
 
     @extend_schema(request=InputSerializer, responses=OutputSerializer(many=True))
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         """Add (or, with `remove`, take away) a role in this project."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -162,12 +162,12 @@ class ProjectInvitationsApi(ProjectAPIView):
         )
 
     @extend_schema(responses=InvitationSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         invitations = project_invitations_open(project=self.project).select_related("invited_by")
         return Response(InvitationSerializer(invitations, many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: CreatedSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         invitation = project_invitation_create(
@@ -189,7 +189,7 @@ class ProjectInvitationRevokeApi(ProjectAPIView):
     allowed_roles = LEAD
 
     @extend_schema(request=None, responses={204: None})
-    def delete(self, request: Request, slug: str, invitation_id: int) -> Response:
+    def delete(self, request: AuthenticatedRequest, slug: str, invitation_id: int) -> Response:
         invitation = project_invitation_get(project=self.project, invitation_id=invitation_id)
         project_invitation_revoke(actor=request.user, invitation=invitation)
         return Response(status=204)
@@ -207,7 +207,7 @@ class ProjectAuditApi(ProjectAPIView):
         details = serializers.JSONField()
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         events = audit_events_for_project(project=self.project)[:500]
         return Response(self.OutputSerializer(events, many=True).data)
 

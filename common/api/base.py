@@ -7,6 +7,7 @@ from rest_framework.permissions import SAFE_METHODS
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
+from common.http import AuthenticatedRequest
 from common.models import Project, ProjectRole
 from common.selectors import project_get_for_actor
 
@@ -25,8 +26,12 @@ class ProjectAPIView(APIView):
     allowed_roles: ClassVar[Iterable[str]] = READERS
     write_roles: ClassVar[Iterable[str]] = LEAD
     project: Project
+    # IsAuthenticated (the default permission class) has run before any handler reads it.
+    request: AuthenticatedRequest
 
     def initial(self, request: Request, *args: Any, **kwargs: Any) -> None:
         super().initial(request, *args, **kwargs)
         roles = self.allowed_roles if request.method in SAFE_METHODS else self.write_roles
-        self.project = project_get_for_actor(actor=request.user, slug=kwargs["slug"], roles=roles)
+        self.project = project_get_for_actor(
+            actor=self.request.user, slug=kwargs["slug"], roles=roles
+        )

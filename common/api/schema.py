@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
 
@@ -12,7 +12,9 @@ class AutoSchema(SpectacularAutoSchema):
     without this every component would be called "Output" and collide.
     """
 
-    def get_serializer_name(self, serializer: Any, direction: str) -> str:
+    def get_serializer_name(
+        self, serializer: Any, direction: Literal["request", "response"]
+    ) -> str:
         qualified = type(serializer).__qualname__.split(".")
         if len(qualified) >= 2 and qualified[-1] in {"InputSerializer", "OutputSerializer"}:
             owner = qualified[-2].removesuffix("Api")

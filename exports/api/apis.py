@@ -6,15 +6,16 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound as HttpNotFound
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.base import READERS, ProjectAPIView
 from common.exceptions import ApplicationError
+from common.http import AuthenticatedRequest
 from exports import selectors
 from exports.models import ANNOTATION_FORMATS, REPORT_FORMATS, ExportJob, ExportKind, ExportStatus
 from exports.services import (
@@ -84,7 +85,7 @@ class ExportListApi(ExportsAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         jobs = selectors.export_job_list(project=self.project).select_related("project")[:200]
         return Response(self.OutputSerializer(jobs, many=True).data)
 
@@ -108,7 +109,7 @@ class ExportRequestApi(ExportsAPIView):
         pass
 
     @extend_schema(request=InputSerializer, responses={202: OutputSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -132,7 +133,7 @@ class ExportDetailApi(ExportsAPIView):
         pass
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str, job_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, job_id: int) -> Response:
         try:
             job = selectors.export_job_get(project=self.project, job_id=job_id)
         except selectors.NotFound as exc:
@@ -144,7 +145,7 @@ class ExportDownloadApi(ExportsAPIView):
     """The finished file (409 while the job is not done)."""
 
     @extend_schema(responses={200: OpenApiTypes.BINARY})
-    def get(self, request: Request, slug: str, job_id: int) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, slug: str, job_id: int) -> HttpResponseBase:
         try:
             job = selectors.export_job_get(project=self.project, job_id=job_id)
             path = selectors.export_job_file(job=job)
@@ -173,7 +174,7 @@ class AnnotationsStreamApi(ExportsAPIView):
         date_to = serializers.CharField(required=False, default="")
 
     @extend_schema(parameters=[InputSerializer], responses={200: OpenApiTypes.BINARY})
-    def get(self, request: Request, slug: str) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, slug: str) -> HttpResponseBase:
         serializer = self.InputSerializer(data=request.query_params)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -203,7 +204,9 @@ class ReportExportApi(ExportsAPIView):
     """A finished report as json (with manifest), csv_zip, html or pdf, at once."""
 
     @extend_schema(responses={200: OpenApiTypes.BINARY})
-    def get(self, request: Request, slug: str, report_id: int, fmt: str) -> HttpResponse:
+    def get(
+        self, request: AuthenticatedRequest, slug: str, report_id: int, fmt: str
+    ) -> HttpResponse:
         if fmt not in REPORT_FORMATS:
             raise HttpNotFound(f"Formats: {', '.join(REPORT_FORMATS)}.")
         try:

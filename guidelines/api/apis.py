@@ -9,10 +9,10 @@ from django.http import HttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 
 from common.api.base import LEAD, READERS, ProjectAPIView
+from common.http import AuthenticatedRequest
 from common.models import ProjectRole
 from guidelines.markdown import render_markdown
 from guidelines.models import GuidelineMode, GuidelineVersion
@@ -82,14 +82,15 @@ class GuidelineListApi(ProjectAPIView):
         name = serializers.CharField(max_length=200)
         mode = serializers.ChoiceField(choices=GuidelineMode.choices, default=GuidelineMode.SINGLE)
         prose = serializers.CharField(required=False, allow_blank=True, default="")
-        rubric = serializers.JSONField(required=False, default=list)
+        # drf-stubs type JSONField's default as a mapping; a JSON list is as valid at run time.
+        rubric = serializers.JSONField(required=False, default=list)  # type: ignore[arg-type]
 
     @extend_schema(responses=GuidelineSerializer(many=True))
-    def get(self, request: Request, slug: str) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str) -> Response:
         return Response(GuidelineSerializer(guideline_list(project=self.project), many=True).data)
 
     @extend_schema(request=InputSerializer, responses={201: GuidelineSerializer})
-    def post(self, request: Request, slug: str) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str) -> Response:
         """Create a guideline with an empty (or given) draft version 1."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -110,7 +111,7 @@ class GuidelineDetailApi(ProjectAPIView):
         versions = VersionSerializer(many=True)
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request, slug: str, guideline_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, guideline_id: int) -> Response:
         guideline = guideline_get(project=self.project, guideline_id=guideline_id)
         data = {
             "id": guideline.pk,
@@ -125,7 +126,7 @@ class GuidelineVersionCreateApi(ProjectAPIView):
     allowed_roles = LEAD
 
     @extend_schema(request=None, responses={201: VersionSerializer})
-    def post(self, request: Request, slug: str, guideline_id: int) -> Response:
+    def post(self, request: AuthenticatedRequest, slug: str, guideline_id: int) -> Response:
         """Open the next draft, prefilled from the latest version (or return the open draft)."""
         guideline = guideline_get(project=self.project, guideline_id=guideline_id)
         version = guideline_version_create_draft(actor=request.user, guideline=guideline)
@@ -151,11 +152,15 @@ class GuidelineVersionDetailApi(ProjectAPIView):
         return guideline_version_get(guideline=guideline, number=number)
 
     @extend_schema(responses=VersionSerializer)
-    def get(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def get(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         return Response(VersionSerializer(self._version(guideline_id, number)).data)
 
     @extend_schema(request=InputSerializer, responses=VersionSerializer)
-    def patch(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def patch(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         version = guideline_version_update_draft(
@@ -166,7 +171,9 @@ class GuidelineVersionDetailApi(ProjectAPIView):
         return Response(VersionSerializer(version).data)
 
     @extend_schema(request=None, responses={204: None})
-    def delete(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def delete(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         guideline_version_delete_draft(
             actor=request.user, version=self._version(guideline_id, number)
         )
@@ -180,7 +187,9 @@ class GuidelineVersionPublishApi(ProjectAPIView):
         changelog = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
     @extend_schema(request=InputSerializer, responses=VersionSerializer)
-    def post(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         guideline = guideline_get(project=self.project, guideline_id=guideline_id)
@@ -206,7 +215,9 @@ class GuidelineRubricApi(ProjectAPIView):
         parameters=[OpenApiParameter("fmt", str, enum=["yaml", "json"], default="yaml")],
         responses={(200, "application/yaml"): OpenApiTypes.STR},
     )
-    def get(self, request: Request, slug: str, guideline_id: int, number: int) -> HttpResponse:
+    def get(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> HttpResponse:
         guideline = guideline_get(project=self.project, guideline_id=guideline_id)
         version = guideline_version_get(guideline=guideline, number=number)
         fmt = request.query_params.get("fmt", "yaml")
@@ -219,7 +230,9 @@ class GuidelineRubricApi(ProjectAPIView):
         return response
 
     @extend_schema(request=InputSerializer, responses=VersionSerializer)
-    def put(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def put(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         parse = rubric_from_yaml if serializer.validated_data["fmt"] == "yaml" else rubric_from_json
@@ -246,7 +259,7 @@ class GuidelineDiffApi(ProjectAPIView):
         ],
         responses=OpenApiTypes.OBJECT,
     )
-    def get(self, request: Request, slug: str, guideline_id: int) -> Response:
+    def get(self, request: AuthenticatedRequest, slug: str, guideline_id: int) -> Response:
         """Prose rows (side by side), rubric changes and changelogs between two versions."""
         guideline = guideline_get(project=self.project, guideline_id=guideline_id)
         try:
@@ -304,7 +317,9 @@ class AnnotatorApiBase(ProjectAPIView):
 
 class AnnotatorVersionApi(AnnotatorApiBase):
     @extend_schema(responses=AnnotatorVersionSerializer)
-    def get(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def get(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         """A published version as an annotator sees it: no quiz answers, no explanations."""
         view = guideline_version_annotator_view(
             actor=request.user, version=self._version(guideline_id, number)
@@ -318,7 +333,9 @@ class AcknowledgeApi(AnnotatorApiBase):
         acknowledged_at = serializers.DateTimeField()
 
     @extend_schema(request=None, responses=OutputSerializer)
-    def post(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         ack = guideline_version_acknowledge(
             actor=request.user, version=self._version(guideline_id, number)
         )
@@ -338,7 +355,9 @@ class QuizAttemptApi(AnnotatorApiBase):
         submitted_at = serializers.DateTimeField()
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
-    def post(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def post(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         """Submit one quiz attempt. Only the score comes back, never which answers were wrong."""
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -362,7 +381,9 @@ class ClearanceApi(AnnotatorApiBase):
         parameters=[OpenApiParameter("require_quiz", bool, default=True)],
         responses=OutputSerializer,
     )
-    def get(self, request: Request, slug: str, guideline_id: int, number: int) -> Response:
+    def get(
+        self, request: AuthenticatedRequest, slug: str, guideline_id: int, number: int
+    ) -> Response:
         """The caller's own clearance for this version."""
         version = self._version(guideline_id, number)
         require_quiz = request.query_params.get("require_quiz", "true").lower() != "false"

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from analysis.importing import FORMATS, LEVELS, ROLES, detect_format
 from analysis.management.commands._common import actor_for_command, project_for_command
-from analysis.services import BundleFile, ImportRefused, dataset_import
+from analysis.services import BundleFile, BundleFiles, ImportRefused, dataset_import
 from common.exceptions import ApplicationError
 
 ERRORS_PRINTED = 100
@@ -113,11 +113,17 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         with ExitStack() as files:
             stream = files.enter_context(path.open("rb"))
-            bundle = {
-                key: BundleFile(files.enter_context(p.open("rb")), formats[p], p.name)
-                for key, p in (("units", units_path), ("annotators", annotators_path))
-                if p is not None
-            }
+            bundle = BundleFiles()
+            if units_path is not None:
+                bundle["units"] = BundleFile(
+                    files.enter_context(units_path.open("rb")), formats[units_path], units_path.name
+                )
+            if annotators_path is not None:
+                bundle["annotators"] = BundleFile(
+                    files.enter_context(annotators_path.open("rb")),
+                    formats[annotators_path],
+                    annotators_path.name,
+                )
             try:
                 dataset = dataset_import(
                     actor=actor,

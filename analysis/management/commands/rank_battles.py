@@ -58,6 +58,8 @@ class Command(BaseCommand):
             if hidden > 0:
                 self.stderr.write(f"… and {hidden} more errors")
             raise CommandError(f"{path.name} was refused: {len(parsed.errors)} errors.")
+        # A parse without errors always carries its table.
+        assert parsed.table is not None
         try:
             sections = ranking_sections(
                 parsed.table,
