@@ -60,7 +60,7 @@ class ImportResult:
 
 def outputs_import(
     *,
-    actor: User,
+    actor: User | None,  # None: a command run by no one in particular (the audit allows it)
     project: Project,
     stream: IO[bytes],
     fmt: str,
