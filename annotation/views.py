@@ -28,7 +28,7 @@ class OutputImportForm(forms.Form):
 
 
 @project_view([ProjectRole.LEAD, ProjectRole.RESEARCHER])
-def project_detail(request: HttpRequest, project: Project) -> HttpResponse:
+def project_detail(request: AuthenticatedHttpRequest, project: Project) -> HttpResponse:
     """The project's hub: its systems, prompts, outputs and pools, and links to each part."""
     context = {
         "project": project,

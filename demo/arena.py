@@ -201,7 +201,7 @@ def _guideline_version(*, project: Project, lead: User) -> GuidelineVersion:
             prose=PROSE,
             rubric=[PREFERENCE],
         )
-    version = guideline.versions.order_by("-number").first()
+    version = guideline.versions.latest("number")
     if version.status == VersionStatus.DRAFT:
         version = guideline_version_publish(actor=lead, version=version)
     return version

@@ -119,14 +119,14 @@ which system wrote it; do not guess.
 
 Hedging is not an error. Do not lower quality for a hedged but correct answer.
 """
-EXAMPLE_CORRECT = {
+EXAMPLE_CORRECT: dict[str, Any] = {
     "title": "Correct and assertive",
     "prompt": "What is the capital of Australia?",
     "outputs": ["The answer is Canberra. This is well established and not in dispute."],
     "answers": {"quality": {"A": 5}, "has_factual_error": {"A": False}},
     "explanation": "Canberra is right and nothing else is claimed.",
 }
-EXAMPLE_WRONG_V2 = {
+EXAMPLE_WRONG_V2: dict[str, Any] = {
     "title": "Confident but wrong",
     "prompt": "What is the capital of Canada?",
     "outputs": ["It is Toronto. I'm certain of this."],

@@ -43,11 +43,9 @@ GOLD_UNITS = 6
 
 def _latest(project: Project, name: str) -> GuidelineVersion:
     guideline = Guideline.objects.get(project=project, name=name)
-    return (
-        GuidelineVersion.objects.filter(guideline=guideline, status=VersionStatus.PUBLISHED)
-        .order_by("-number")
-        .first()
-    )
+    return GuidelineVersion.objects.filter(
+        guideline=guideline, status=VersionStatus.PUBLISHED
+    ).latest("number")
 
 
 def _prompt_ids(project: Project, *, start: int, count: int) -> list[int]:

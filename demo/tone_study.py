@@ -18,7 +18,7 @@ import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import orjson
@@ -150,7 +150,7 @@ def study_output_rows(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _latest(project: Project, name: str) -> GuidelineVersion:
     guideline = Guideline.objects.get(project=project, name=name)
-    return guideline.versions.filter(status=VersionStatus.PUBLISHED).order_by("-number").first()
+    return guideline.versions.filter(status=VersionStatus.PUBLISHED).latest("number")
 
 
 def _study_users(
@@ -234,7 +234,12 @@ def _work_through(
     return stored
 
 
-def _study_selection(project: Project) -> dict[str, list[int]]:
+class _Selection(TypedDict):
+    prompt_ids: list[int]
+    system_ids: list[int]
+
+
+def _study_selection(project: Project) -> _Selection:
     prompts = Prompt.objects.filter(project=project, external_id__startswith=PROMPT_PREFIX)
     systems = System.objects.filter(project=project, name__in=STUDY_SYSTEMS)
     return {
