@@ -3,7 +3,6 @@ effective hourly rate, as a page and as CSV, with the task's minimum hourly rate
 
 from __future__ import annotations
 
-import csv
 from decimal import Decimal
 
 from django import forms
@@ -14,6 +13,7 @@ from django.shortcuts import redirect, render
 from annotation.selectors import task_get
 from annotation.selectors_pay import task_payouts
 from annotation.services.pay import task_min_hourly_rate_set
+from common.csv_writer import rows_csv
 from common.exceptions import ApplicationError
 from common.http import AuthenticatedHttpRequest
 from common.models import Project, ProjectRole
@@ -50,10 +50,20 @@ def task_payouts_page(
     )
 
 
-def _cell(value: object) -> str:
-    """Spreadsheet-safe text: a cell starting with = + - @ would run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+PAYOUT_COLUMNS = [
+    "annotator",
+    "pool",
+    "pool_kind",
+    "worker_id",
+    "completion_code",
+    "items",
+    "active_hours",
+    "pay_mode",
+    "rate",
+    "amount",
+    "effective_hourly_rate",
+    "below_minimum",
+]
 
 
 @project_view([ProjectRole.LEAD])
@@ -62,41 +72,24 @@ def task_payouts_csv(
 ) -> HttpResponse:
     task = task_get(project=project, task_id=task_id)
     payouts = task_payouts(task=task)
-    response = HttpResponse(content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="payouts-{task.slug}.csv"'
-    writer = csv.writer(response)
-    writer.writerow(
+    rows = [
         [
-            "annotator",
-            "pool",
-            "pool_kind",
-            "worker_id",
-            "completion_code",
-            "items",
-            "active_hours",
-            "pay_mode",
-            "rate",
-            "amount",
-            "effective_hourly_rate",
-            "below_minimum",
+            line.username,
+            line.pool,
+            line.pool_kind,
+            line.worker_id,
+            line.completion_code,
+            line.items,
+            f"{line.hours:.4f}",
+            line.pay_mode,
+            line.rate,
+            line.amount,
+            line.effective_rate,
+            "yes" if line.username in payouts.annotators_below else "no",
         ]
-    )
-    for line in payouts.lines:
-        rate = line.effective_rate
-        writer.writerow(
-            [
-                _cell(line.username),
-                _cell(line.pool),
-                line.pool_kind,
-                _cell(line.worker_id),
-                line.completion_code,
-                line.items,
-                f"{line.hours:.4f}",
-                line.pay_mode,
-                line.rate,
-                line.amount,
-                "" if rate is None else rate,
-                "yes" if line.username in payouts.annotators_below else "no",
-            ]
-        )
+        for line in payouts.lines
+    ]
+    # The platform's one CSV writer: usernames and worker ids are typed by people.
+    response = HttpResponse(rows_csv(PAYOUT_COLUMNS, rows), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="payouts-{task.slug}.csv"'
     return response

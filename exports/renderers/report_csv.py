@@ -11,13 +11,14 @@ values as empty cells.
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import orjson
+
+from common.csv_writer import rows_csv
 
 CONTENT_TYPE = "application/zip"
 EXTENSION = "zip"
@@ -42,23 +43,8 @@ COEFFICIENT_FIELDS = (
 )
 
 
-def _cell(value: Any) -> Any:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | dict):
-        return orjson.dumps(value).decode()
-    return value
-
-
 def _table(header: list[str], rows: list[list[Any]]) -> bytes:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow([_cell(v) for v in row])
-    return buffer.getvalue().encode("utf-8")
+    return rows_csv(header, rows)
 
 
 def _sets(section: Mapping[str, Any]) -> Iterator[tuple[str, str, Mapping[str, Any]]]:
