@@ -44,6 +44,7 @@ from common.exceptions import ApplicationError, ServiceUnavailable
 from common.models import Project, ProjectRole, User
 from common.selectors import project_roles_for_user
 from common.services import audit_record, user_ensure_pseudonym
+from common.versions import library_versions
 from exports import selectors
 from exports.jobs import export_job_enqueue
 from exports.layout import ExportQuery
@@ -517,6 +518,10 @@ def report_manifest(*, report: AgreementReport) -> dict[str, Any]:
         "result_sha256": hashlib.sha256(result).hexdigest(),
         "report_schema_version": (report_result(report=report) or {}).get("schema_version"),
         "platform_version": report.platform_version,
+        # The libraries installed where this manifest is written (common.versions): a
+        # byte-identical recomputation needs these versions; report_recompute_from_manifest
+        # checks the bytes.
+        "libraries": library_versions(),
         "computed_at": report.finished_at.isoformat() if report.finished_at else None,
     }
 

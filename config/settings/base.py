@@ -8,6 +8,8 @@ from pathlib import Path
 
 import environ
 
+from common.versions import platform_version
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 env = environ.Env()
@@ -17,7 +19,8 @@ DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
-PLATFORM_VERSION = "0.1.0"
+# The installed distribution's version (pyproject.toml), read once in common.versions.
+PLATFORM_VERSION = platform_version()
 
 INSTALLED_APPS = [
     "django.contrib.admin",

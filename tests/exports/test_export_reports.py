@@ -4,6 +4,7 @@ and the manifest round trip: recomputing from it gives the same bytes."""
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
 import io
 import re
 import zipfile
@@ -27,7 +28,12 @@ def test_json_carries_the_manifest_and_the_stored_report_byte_for_byte(task_repo
     assert manifest["manifest_version"] == "1.0"
     assert manifest["data_hash"] == task_report.data_hash
     assert manifest["seed"] == 7 and manifest["parameters"]["n_bootstrap"] == 50
-    assert manifest["platform_version"] == "0.1.0"
+    assert manifest["platform_version"] == importlib.metadata.version("judgebench")
+    # Every library that computes a number of the report, with its installed version.
+    libraries = manifest["libraries"]
+    for name in ("numpy", "scipy", "pandas", "statsmodels", "krippendorff", "crowd-kit"):
+        assert libraries[name] == importlib.metadata.version(name), name
+    assert {"evalica", "pyarrow", "orjson", "python"} <= set(libraries)
     assert manifest["report_schema_version"] == "1.0"
     assert manifest["result_sha256"] == hashlib.sha256(task_report.result_json.encode()).hexdigest()
     task = manifest["task"]
