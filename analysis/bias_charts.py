@@ -11,9 +11,19 @@ from html import escape
 from typing import Any
 
 from analysis.charts import _num, _svg
+from analysis.ranking_charts_layout import (
+    _label_width,
+    _nice_ticks,
+    _row_label,
+    _span,
+    _whisker,
+    _x_axis,
+)
 
 POOL_COLOURS = {"crowd": "#c2410c", "expert": "#1d4ed8", "all": "#4b5563"}
 TONE_COLOURS = {"assertive": "#b91c1c", "hedged": "#2563eb"}
+# Further tone conditions (baseline, complex, simple…), in sorted order.
+EXTRA_TONE_COLOURS = ("#15803d", "#a16207", "#7c3aed", "#0e7490", "#be185d", "#4b5563")
 
 
 def _colour(name: str) -> str:
@@ -42,6 +52,14 @@ def _y_axis(
             f"{fmt.format(tick)}</text>"
         )
     return body
+
+
+def _y_label(text: str, x: float, middle: float) -> str:
+    """An axis title along a vertical axis, rotated to read bottom to top."""
+    return (
+        f'<text class="tick" x="{_num(x)}" y="{_num(middle)}" text-anchor="middle" '
+        f'transform="rotate(-90 {_num(x)} {_num(middle)})">{escape(text)}</text>'
+    )
 
 
 def _interval(x: float, low: float | None, high: float | None, y: Any, colour: str) -> str:
@@ -122,6 +140,7 @@ def tone_error_interaction(report: Mapping[str, Any]) -> str | None:
             f'<rect x="{x}" y="{legend_y - 9}" width="12" height="4" fill="{TONE_COLOURS[tone_name]}"/>'
             f'<text class="tick" x="{x + 16}" y="{legend_y - 4}">{tone_name}</text>'
         )
+    body.append(_y_label("predicted quality rating", 12, (top + height - bottom) / 2))
     width = left + len(panels) * (panel_width + 30)
     return _svg(
         "tone-interaction",
@@ -132,45 +151,85 @@ def tone_error_interaction(report: Mapping[str, Any]) -> str | None:
     )
 
 
-def detection_recall_bars(report: Mapping[str, Any]) -> str | None:
-    """Share of known errors flagged (hit rate) by tone condition and pool, with CIs."""
-    bars = []
+def tone_colour(tone: str, tones: Sequence[str]) -> str:
+    """The tone's colour: the conventional two fixed, any other tone from a palette in
+    the order of ``tones`` (so five conditions stay five colours)."""
+    if tone in TONE_COLOURS:
+        return TONE_COLOURS[tone]
+    others = [t for t in tones if t not in TONE_COLOURS]
+    return EXTRA_TONE_COLOURS[others.index(tone) % len(EXTRA_TONE_COLOURS)]
+
+
+def _detection_cells(report: Mapping[str, Any]) -> list[tuple[str, dict[str, Mapping[str, Any]]]]:
+    """(pool, {tone: cell}) of the detection check, pools with any hit rate only."""
+    out = []
     for pool, section in _pools(report).items():
-        check = _check(section, "error_detection_by_tone")
-        for tone, cell in sorted((check.get("by_tone") or {}).items()):
-            if cell.get("hit_rate") is not None:
-                bars.append(
-                    (pool, tone, cell["hit_rate"], *(cell.get("hit_rate_ci") or [None, None]))
-                )
-    if not bars:
+        by_tone = _check(section, "error_detection_by_tone").get("by_tone") or {}
+        cells = {t: c for t, c in sorted(by_tone.items()) if (c or {}).get("hit_rate") is not None}
+        if cells:
+            out.append((pool, cells))
+    return out
+
+
+def detection_recall_bars(report: Mapping[str, Any]) -> str | None:
+    """Per pool, one bar per tone: the share of known errors flagged (hit rate, left
+    panel) and of clean outputs flagged (false alarms, right panel), with intervals;
+    tones are told apart by colour (legend), pools by the label under each group."""
+    groups = _detection_cells(report)
+    if not groups:
         return None
-    height, top, bottom, left, bar, gap = 230, 20, 46, 50, 34, 10
-    width = left + len(bars) * (bar + gap) + 40
+    tones = sorted({t for _, cells in groups for t in cells})
+    bar, gap, group_gap = 22, 4, 26
+    group_w = len(tones) * (bar + gap) - gap
+    panel_w = len(groups) * (group_w + group_gap) + 20
+    height, top, bottom, left, panel_gap = 250, 30, 58, 56, 60
 
     def y(value: float) -> float:
         return top + (1 - value) * (height - top - bottom)
 
-    body = _y_axis(0.0, 1.0, y, left, width - 20, [0, 0.25, 0.5, 0.75, 1.0], "{:.0%}")
-    for index, (pool, tone, rate, low, high) in enumerate(bars):
-        x = left + 10 + index * (bar + gap)
-        colour = TONE_COLOURS.get(tone, "#6b7280")
+    body: list[str] = []
+    for index, (rate, title) in enumerate(
+        (("hit_rate", "known errors flagged (hits)"), ("false_alarm_rate", "clean outputs flagged"))
+    ):
+        x0 = left + index * (panel_w + panel_gap)
+        body += _y_axis(0.0, 1.0, y, x0, x0 + panel_w, [0, 0.25, 0.5, 0.75, 1.0], "{:.0%}")
         body.append(
-            f'<rect x="{x}" y="{_num(y(rate))}" width="{bar}" height="{_num(y(0) - y(rate))}" '
-            f'fill="{colour}" opacity="0.8"><title>{escape(pool)} · {escape(tone)}: '
-            f"{rate:.0%} of known errors flagged</title></rect>"
+            f'<text class="label question" x="{_num(x0 + panel_w / 2)}" y="16" '
+            f'text-anchor="middle">{escape(title)}</text>'
         )
-        body.append(_interval(x + bar / 2, low, high, y, "#111827"))
+        for g, (pool, cells) in enumerate(groups):
+            gx = x0 + 12 + g * (group_w + group_gap)
+            body.append(
+                f'<text class="tick" x="{_num(gx + group_w / 2)}" y="{height - bottom + 16}" '
+                f'text-anchor="middle">{escape(pool)}</text>'
+            )
+            for t, tone in enumerate(tones):
+                cell = cells.get(tone) or {}
+                value = cell.get(rate)
+                if not isinstance(value, int | float):
+                    continue
+                x = gx + t * (bar + gap)
+                low, high = (cell.get(f"{rate}_ci") or [None, None])[:2]
+                body.append(
+                    f'<rect x="{_num(x)}" y="{_num(y(value))}" width="{bar}" '
+                    f'height="{_num(y(0) - y(value))}" fill="{tone_colour(tone, tones)}" '
+                    f'opacity="0.85"><title>{escape(pool)} · {escape(tone)}: {value:.0%} '
+                    f"{escape(title)}</title></rect>"
+                )
+                body.append(_interval(x + bar / 2, low, high, y, "#111827"))
+    body.append(_y_label("share of outputs flagged as erroneous", 12, (top + height - bottom) / 2))
+    for t, tone in enumerate(tones):
+        lx = left + t * 110
         body.append(
-            f'<text class="tick" x="{_num(x + bar / 2)}" y="{height - bottom + 14}" '
-            f'text-anchor="middle">{escape(tone[:9])}</text>'
-            f'<text class="tick" x="{_num(x + bar / 2)}" y="{height - bottom + 28}" '
-            f'text-anchor="middle">{escape(pool)}</text>'
+            f'<rect x="{lx}" y="{height - 22}" width="12" height="10" '
+            f'fill="{tone_colour(tone, tones)}"/>'
+            f'<text class="tick" x="{lx + 16}" y="{height - 13}">{escape(tone)}</text>'
         )
     return _svg(
         "detection-recall",
-        width,
+        max(left + 2 * panel_w + panel_gap + 10, left + 110 * len(tones)),
         height,
-        "Error-detection recall (hit rate on known errors) by tone and pool",
+        "Error detection by tone and raters: hit rate on known errors and false alarms",
         body,
     )
 
@@ -206,6 +265,7 @@ def position_bias_bars(report: Mapping[str, Any]) -> str | None:
             f'<text class="tick" x="{_num(x + bar / 2)}" y="{height - bottom + 16}" '
             f'text-anchor="middle">{escape(pool)}</text>'
         )
+    body.append(_y_label("won by the first-shown answer", 12, (top + height - bottom) / 2))
     return _svg(
         "position-bias",
         width,
@@ -283,6 +343,7 @@ def crowd_size_curve(report: Mapping[str, Any]) -> str | None:
             f'<text class="tick" x="{_num(x0 + panel_width / 2)}" y="{height - 6}" '
             f'text-anchor="middle">crowd votes k</text>'
         )
+    body.append(_y_label("accuracy of the crowd majority", 12, (top + height - bottom) / 2))
     width = left + len(curves) * (panel_width + 40)
     return _svg(
         "crowd-size",
@@ -359,3 +420,115 @@ def bias_charts(report: Mapping[str, Any]) -> dict[str, str | None]:
         "crowd_size": crowd_size_curve(report),
         "annotator_accuracy": annotator_accuracy_scatter(report),
     }
+
+
+# (check key, what its estimate measures: the figure's axis title)
+CHECK_AXES = {
+    "tone_premium_paired": "quality points, treated minus control tone (same content and errors)",
+    "tone_premium_mixed_model": "quality points for the treated tone, errors held fixed",
+    "perceived_assertiveness": "quality points per SD of perceived assertiveness",
+    "error_detection_by_tone": "hit rate on known errors, control minus treated tone",
+    "position_bias": "share of non-tie choices won by the first-shown answer",
+    "length_bias": "quality points per SD of log output length",
+}
+
+
+def _forest(
+    cls: str,
+    title: str,
+    rows: Sequence[tuple[str, float, float | None, float | None, str]],
+    *,
+    null: float,
+    axis_label: str,
+) -> str:
+    """Estimates with intervals, one row each (label, estimate, low, high, colour),
+    against a dashed line at ``null`` (no effect); the value and interval printed at
+    the right so the figure reads without hovering."""
+    label_w = _label_width([label for label, *_ in rows])
+    plot_w, value_w, top, row = 380, 170, 12, 24
+    bottom = top + row * len(rows)
+    values = [null] + [v for _, e, lo, hi, _ in rows for v in (e, lo, hi) if v is not None]
+    low, high = _span(values, minimum=0.1)
+    ticks = [t for t in _nice_ticks(low, high, 5) if low - 1e-9 <= t <= high + 1e-9]
+
+    def x(value: float) -> float:
+        return label_w + (min(max(value, low), high) - low) / (high - low) * plot_w
+
+    body = _x_axis(ticks, x, top, bottom, label_w, label_w + plot_w, lambda v: f"{v:g}")
+    body.append(
+        f'<line class="threshold" x1="{_num(x(null))}" y1="{top}" x2="{_num(x(null))}" '
+        f'y2="{_num(bottom)}" stroke="#b25e09" stroke-dasharray="4 3"/>'
+    )
+    for index, (label, estimate, ci_low, ci_high, colour) in enumerate(rows):
+        y = top + row * index + row / 2
+        interval = (
+            f" [{ci_low:+.2f}, {ci_high:+.2f}]"
+            if ci_low is not None and ci_high is not None
+            else ""
+        )
+        mark = f'<g class="estimate"><title>{escape(label)}: {estimate:+.3f}{interval}</title>'
+        if ci_low is not None and ci_high is not None:
+            mark += _whisker(x(ci_low), x(ci_high), y, colour)
+        mark += (
+            f'<circle cx="{_num(x(estimate))}" cy="{_num(y)}" r="4.5" fill="{colour}"/>'
+            f'<text class="value" x="{_num(label_w + plot_w + 8)}" y="{_num(y + 4)}">'
+            f"{estimate:+.2f}{interval}</text></g>"
+        )
+        body += [_row_label(label, label_w - 8, y), mark]
+    body.append(
+        f'<text class="tick" x="{_num(label_w + plot_w / 2)}" y="{_num(bottom + 32)}" '
+        f'text-anchor="middle">{escape(axis_label)}</text>'
+    )
+    return _svg(cls, label_w + plot_w + value_w, bottom + 42, title, body)
+
+
+def check_forest(report: Mapping[str, Any], check: str) -> str | None:
+    """One bias check's estimate with its interval for all raters pooled and for each
+    pool, against its no-effect value."""
+    bias = report.get("bias") or {}
+    sections = [("all raters", bias.get("overall") or {}), *_pools(report).items()]
+    rows = []
+    null = 0.0
+    for pool, section in sections:
+        cell = _check(section, check)
+        estimate = cell.get("estimate")
+        if not cell.get("defined") or not isinstance(estimate, int | float):
+            continue
+        null = float(cell.get("null_value") or 0.0)
+        rows.append((pool, estimate, cell.get("ci_low"), cell.get("ci_high"), _colour(pool)))
+    if not rows:
+        return None
+    axis = CHECK_AXES.get(check, "estimate")
+    return _forest(
+        f"check-forest {check.replace('_', '-')}",
+        f"{check.replace('_', ' ')}: estimate and interval per raters (dashed: no effect)",
+        rows,
+        null=null,
+        axis_label=axis,
+    )
+
+
+def under_reporting_forest(report: Mapping[str, Any]) -> str | None:
+    """Per pool and tone: the share of outputs the pool's majority marks as erroneous
+    minus the share the expert reference marks, with its interval; below 0 the pool
+    reports fewer errors than the experts."""
+    pools = (((report.get("expert_vs_crowd") or {}).get("bias_indices") or {}).get("pools")) or {}
+    rows = []
+    for pool, section in sorted(pools.items()):
+        by_tone = ((section or {}).get("under_reporting") or {}).get("by_tone") or {}
+        for tone, cell in sorted(by_tone.items()):
+            estimate = (cell or {}).get("estimate")
+            if isinstance(estimate, int | float):
+                colour = tone_colour(tone, sorted(by_tone))
+                rows.append(
+                    (f"{pool} · {tone}", estimate, cell.get("ci_low"), cell.get("ci_high"), colour)
+                )
+    if not rows:
+        return None
+    return _forest(
+        "under-reporting",
+        "Errors reported by each pool against the expert reference, by tone",
+        rows,
+        null=0.0,
+        axis_label="share of outputs with an error: pool minus expert reference",
+    )

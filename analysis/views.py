@@ -11,15 +11,14 @@ from django import forms
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
-from analysis.bias_charts import bias_charts
-from analysis.charts import kappa_statistic, report_charts
 from analysis.importing import detect_format, parse_declarations
 from analysis.jobs import report_job_notice
+from analysis.metrics.report_schema import describe
 from analysis.models import AgreementReport, ReportStatus
+from analysis.report_charts import figure_svgs, section_nodes
 from analysis.selectors import (
     dataset_get,
     dataset_list,
@@ -231,50 +230,6 @@ def report_request(request: HttpRequest, project: Project, dataset_id: int) -> H
     return HttpResponseClientRedirect(url) if request.htmx else redirect(url)
 
 
-CHECK_TITLES = {
-    "tone_premium_paired": "Tone premium on matched variants",
-    "tone_premium_mixed_model": "Tone premium, mixed model (errors held fixed)",
-    "perceived_assertiveness": "Perceived assertiveness and quality",
-    "error_detection_by_tone": "Error detection by tone",
-    "position_bias": "Position bias (pairwise)",
-    "length_bias": "Length bias",
-}
-
-
-def _bias_context(result: dict[str, Any]) -> dict[str, Any]:
-    """The bias and expert-vs-crowd sections as rows a template can show: every check
-    with its verdict, or the reason it could not be computed."""
-    bias = result.get("bias") or {}
-    versus = result.get("expert_vs_crowd") or {}
-    pools = []
-    for pool, section in sorted((bias.get("pools") or {}).items()):
-        checks = [
-            {"name": name, "title": CHECK_TITLES.get(name, name), **check}
-            for name, check in sorted((section.get("checks") or {}).items())
-        ]
-        pools.append(
-            {
-                "pool": pool,
-                "checks": checks,
-                "n_annotators": section.get("n_annotators"),
-                "n_units": section.get("n_units"),
-                "n_ratings": section.get("n_ratings"),
-            }
-        )
-    questions = []
-    for role, section in sorted((versus.get("questions") or {}).items()):
-        questions.append({"role": role, **section})
-    # Built by analysis.bias_charts from escaped labels only.
-    figures = {name: mark_safe(svg) for name, svg in bias_charts(result).items() if svg}
-    return {
-        "bias": bias,
-        "bias_pools": pools,
-        "versus": versus,
-        "versus_questions": questions,
-        "figures": figures,
-    }
-
-
 def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]:
     context: dict[str, Any] = {
         "project": project,
@@ -286,28 +241,12 @@ def _report_context(project: Project, report: AgreementReport) -> dict[str, Any]
     result = report_result(report=report)
     if result is None:
         return context
-    charts = report_charts(result)
-    context["bias"] = _bias_context(result)
-    questions = []
-    for name, section in sorted(result["questions"].items()):
-        overall = section.get("overall") or {}
-        questions.append(
-            {
-                "name": name,
-                "section": section,
-                "overall": overall,
-                "kappa_name": kappa_statistic(section.get("level"))[1],
-                # Built by analysis.charts from escaped labels only.
-                "heatmap": mark_safe(charts["heatmaps"].get(name) or ""),
-                "contested": (section.get("units") or {}).get("most_contested", []),
-                "annotators": (section.get("annotators") or {}).get("annotators", []),
-            }
-        )
+    # The same typed description (and section partial) as the HTML and PDF exports.
+    description = describe(result)
     context |= {
         "result": result,
-        "questions": questions,
-        "alpha_chart": mark_safe(charts["alpha_ci"] or ""),
-        "trend_chart": mark_safe(charts["version_trend"] or ""),
+        "description": description,
+        "nodes": section_nodes(description, figure_svgs(result, description)),
     }
     return context
 

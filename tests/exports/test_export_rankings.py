@@ -32,6 +32,7 @@ from exports.services import (
     report_render,
 )
 from tests.annotation.conftest import acknowledge, build_scenario
+from tests.exports.report_reading import html_sections
 from tests.factories import UserFactory
 
 # Markup and a character outside Latin-1, so escaping and the PDF's fallback are exercised.
@@ -271,32 +272,28 @@ def test_html_has_the_rankings_section_with_figures_and_no_scripts(ranked_report
     html = body.decode()
     assert not re.search(r"<(script|link|img|iframe)\b", html, re.I)
     assert not re.search(r"https?://", html)
-    assert "<section id='rankings'><h2>Rankings</h2>" in html
-    section = html[html.index("<section id='rankings'>") :]
-    section = section[: section.index("</section>")]
+    sections = html_sections(html)
+    rankings = sections["rankings"]
+    assert rankings.headings[0] == "Rankings"
     # The odd name is escaped everywhere, never raw markup.
     assert "<b>" not in html
-    assert "Ωmega &lt;b&gt;&amp;&quot;" in section
-    for board in ("Overall", "Pool crowd", "Pool expert"):
-        assert f"<h3>{board}</h3>" in section
+    assert "Ωmega &lt;b&gt;&amp;&quot;" in html
+    boards = {"overall": "Overall", "crowd": "Pool crowd", "expert": "Pool expert"}
+    for board, title in boards.items():
+        assert sections[f"ranking-{board}"].headings[0] == title
     overall = result["rankings"]["leaderboards"]["overall"]
-    rows = re.findall(r"<tr><td><code>(.*?)</code></td><td class=\"n\">(\d+)</td>", section)
-    assert rows[:4] == [
-        (
-            s["system"]
-            .replace("&", "&amp;")
-            .replace("<", "&lt;")
-            .replace(">", "&gt;")
-            .replace('"', "&quot;"),
-            str(s["rank"]),
-        )
-        for s in overall["systems"]
+    leaderboard = sections["ranking-overall"].tables[0]
+    header = leaderboard[0]
+    rows = [dict(zip(header, row, strict=True)) for row in leaderboard[1:]]
+    assert [(r["System"], r["Rank"]) for r in rows] == [
+        (s["system"], str(s["rank"])) for s in overall["systems"]
     ]
-    assert f"{overall['systems'][0]['rating']:.1f}" in section
+    assert rows[0]["Rating"] == f"{overall['systems'][0]['rating']:.1f}"
     verdict = result["rank_stability"]["leaderboards"]["overall"]["verdict"]
-    assert f"Stability: <span class='verdict-{verdict}'>{verdict}</span>" in section
-    assert "Adjacent pairs" in section and "Style/tone-controlled ranking" in section
-    assert "Agreement between pools" in section
+    assert f"Stability: {verdict}" in sections["ranking-overall"].joined
+    assert "Adjacent pairs" in sections["ranking-overall"].headings
+    assert sections["ranking-overall-controlled"].headings[0] == "Style/tone-controlled ranking"
+    assert "Agreement between pools' rankings" in rankings.headings
     # Every figure the charts module draws for each board is inline, without a namespace URL.
     figures = sum(
         svg is not None
@@ -304,8 +301,9 @@ def test_html_has_the_rankings_section_with_figures_and_no_scripts(ranked_report
         for svg in ranking_charts(result, board=board).values()
     )
     assert figures >= 3 * 8
-    assert section.count("<svg") == section.count("<figcaption>") == figures
-    assert "xmlns=" not in section
+    section_html = html[html.index('id="rankings"') : html.index('id="annotators"')]
+    assert rankings.svgs == section_html.count("<figcaption>") == figures
+    assert "xmlns=" not in section_html
 
 
 def test_pdf_is_produced_and_names_the_systems(ranked_report):
@@ -369,10 +367,9 @@ def test_a_report_without_pairwise_votes_exports_with_the_reason(unranked_report
     assert {"questions.csv", "coefficients.csv", "manifest.json"} <= names
 
     html = report_render(report=unranked_report, fmt="html")[2].decode()
-    assert (
-        "<section id='rankings'><h2>Rankings</h2><p class='muted'>Not computed: "
-        f"{reason}</p></section>"
-    ) in html
+    rankings = html_sections(html)["rankings"]
+    assert rankings.headings == ["Rankings"]
+    assert rankings.joined == f"Rankings Not computed: {reason}"
     assert "<script" not in html
 
     text = _pdf_text(report_render(report=unranked_report, fmt="pdf")[2])
