@@ -78,7 +78,7 @@ def section_nodes(
                 if inline:
                     svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
                 # Built by analysis.*charts from escaped labels only.
-                figures.append((figure.caption, mark_safe(svg)))  # noqa: S308
+                figures.append((figure.caption, mark_safe(svg)))
         return Node(
             section,
             depth,

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 import pytest
 
-from annotation.models import Assignment, Output, Unit
+from annotation.models import AnnotatorPool, Assignment, Output, PoolKind, System, Unit
 from annotation.services.assignment import assignment_claim
+from annotation.services.pools import pool_member_add
 from annotation.services.submission import annotation_submit, assignment_flag, assignment_skip
-from annotation.services.tasks import task_launch, unit_mark_gold
+from annotation.services.tasks import task_launch, task_pool_add, unit_mark_gold
 from common.models import ProjectRole, User
-from tests.annotation.conftest import Scenario, build_scenario
+from tests.annotation.conftest import Scenario, acknowledge, build_scenario
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 # The real-worker fixtures (tests/worker.py), for test_export_worker_kill.py.
@@ -140,3 +143,75 @@ def eager_celery():
     app.conf.task_always_eager = True
     yield app
     app.conf.task_always_eager = previous
+
+
+# Markup and a character outside Latin-1, so escaping and the PDF's fallback are exercised.
+ODD_NAME = 'Ωmega <b>&"'
+PARAMETERS = {"n_bootstrap": 50, "seed": 11, "min_shared_units": 2, "min_annotator_items": 2}
+
+
+def annotate_pairwise(scenario: Any, strength: Mapping[int, int]) -> int:
+    """Each annotator prefers the stronger system, except on a fixed quarter of units
+    (so no system wins every vote and the maximum-likelihood ratings exist)."""
+    system_of = dict(
+        Output.objects.filter(prompt__project=scenario.project).values_list("pk", "system_id")
+    )
+    votes = 0
+    for n, annotator in enumerate(scenario.annotators):
+        while (assignment := assignment_claim(actor=annotator, task=scenario.task)) is not None:
+            first, second = (system_of[pk] for pk in assignment.shown_order)
+            stronger_first = strength[first] > strength[second]
+            upset = (assignment.unit_id + n) % 4 == 0
+            letter = "A" if stronger_first != upset else "B"
+            annotation_submit(
+                actor=annotator,
+                handle=assignment.handle,
+                answers={
+                    "preference": {"choice": letter},
+                    "quality": {
+                        "A": 1 + (assignment.unit_id + n) % 5,
+                        "B": 1 + (assignment.unit_id + 2 * n) % 5,
+                    },
+                },
+            )
+            votes += 1
+    return votes
+
+
+@pytest.fixture
+def ranked_report(db, settings, tmp_path):
+    """A pairwise task over four systems answered by a crowd and an expert pool, one
+    system oddly named; its report ranks them (tests of the ranking exports and of the
+    formats agreeing)."""
+    from analysis.services import agreement_report_compute, agreement_report_request
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    scenario = build_scenario(
+        mode="pairwise", n_prompts=5, n_systems=4, k=2, n_annotators=3, launch=False
+    )
+    System.objects.filter(pk=scenario.systems[0].pk).update(name=ODD_NAME)
+    experts = AnnotatorPool.objects.create(
+        project=scenario.project, name=f"experts-{scenario.project.slug}", kind=PoolKind.EXPERT
+    )
+    for n in range(2):
+        user = UserFactory(username=f"expert-{scenario.project.slug}-{n}")
+        pool_member_add(actor=scenario.lead, pool=experts, user=user)
+        acknowledge(user, scenario.version)
+        scenario.annotators.append(user)
+    task_pool_add(actor=scenario.lead, task=scenario.task, pool=experts, redundancy=1)
+    scenario.task = task_launch(actor=scenario.lead, task=scenario.task)
+    strength = {system.pk: 4 - i for i, system in enumerate(scenario.systems)}
+    assert annotate_pairwise(scenario, strength) == 5 * 6 * (2 + 1)
+    report = agreement_report_request(
+        actor=scenario.lead,
+        project=scenario.project,
+        task=scenario.task,
+        parameters=PARAMETERS,
+        enqueue=False,
+    )
+    report = agreement_report_compute(report_id=report.pk)
+    assert report.status == "done", report.error
+    result = orjson.loads(report.result_json)
+    assert result["rankings"]["status"] == "computed"
+    assert set(result["rankings"]["leaderboards"]) == {"overall", "crowd", "expert"}
+    return report

@@ -19,11 +19,8 @@ import pytest
 
 from analysis.ranking_charts import ranking_charts
 from analysis.services import agreement_report_compute, agreement_report_request, canonical_json
-from annotation.models import AnnotatorPool, Output, PoolKind, System
 from annotation.services.assignment import assignment_claim
-from annotation.services.pools import pool_member_add
 from annotation.services.submission import annotation_submit
-from annotation.services.tasks import task_launch, task_pool_add
 from exports.models import ExportKind, ExportStatus
 from exports.services import (
     export_job_request,
@@ -31,82 +28,9 @@ from exports.services import (
     report_recompute_from_manifest,
     report_render,
 )
-from tests.annotation.conftest import acknowledge, build_scenario
+from tests.annotation.conftest import build_scenario
+from tests.exports.conftest import ODD_NAME, PARAMETERS
 from tests.exports.report_reading import html_sections
-from tests.factories import UserFactory
-
-# Markup and a character outside Latin-1, so escaping and the PDF's fallback are exercised.
-ODD_NAME = 'Ωmega <b>&"'
-RANKING_TABLES = (
-    "rankings.csv",
-    "ranking_pairs.csv",
-    "rank_stability.csv",
-    "rank_stability_summary.csv",
-)
-PARAMETERS = {"n_bootstrap": 50, "seed": 11, "min_shared_units": 2, "min_annotator_items": 2}
-
-
-def _annotate(scenario: Any, strength: Mapping[int, int]) -> int:
-    """Each annotator prefers the stronger system, except on a fixed quarter of units
-    (so no system wins every vote and the maximum-likelihood ratings exist)."""
-    system_of = dict(
-        Output.objects.filter(prompt__project=scenario.project).values_list("pk", "system_id")
-    )
-    votes = 0
-    for n, annotator in enumerate(scenario.annotators):
-        while (assignment := assignment_claim(actor=annotator, task=scenario.task)) is not None:
-            first, second = (system_of[pk] for pk in assignment.shown_order)
-            stronger_first = strength[first] > strength[second]
-            upset = (assignment.unit_id + n) % 4 == 0
-            letter = "A" if stronger_first != upset else "B"
-            annotation_submit(
-                actor=annotator,
-                handle=assignment.handle,
-                answers={
-                    "preference": {"choice": letter},
-                    "quality": {
-                        "A": 1 + (assignment.unit_id + n) % 5,
-                        "B": 1 + (assignment.unit_id + 2 * n) % 5,
-                    },
-                },
-            )
-            votes += 1
-    return votes
-
-
-@pytest.fixture
-def ranked_report(db, settings, tmp_path):
-    """A pairwise task over four systems answered by a crowd and an expert pool."""
-    settings.MEDIA_ROOT = str(tmp_path / "media")
-    scenario = build_scenario(
-        mode="pairwise", n_prompts=5, n_systems=4, k=2, n_annotators=3, launch=False
-    )
-    System.objects.filter(pk=scenario.systems[0].pk).update(name=ODD_NAME)
-    experts = AnnotatorPool.objects.create(
-        project=scenario.project, name=f"experts-{scenario.project.slug}", kind=PoolKind.EXPERT
-    )
-    for n in range(2):
-        user = UserFactory(username=f"expert-{scenario.project.slug}-{n}")
-        pool_member_add(actor=scenario.lead, pool=experts, user=user)
-        acknowledge(user, scenario.version)
-        scenario.annotators.append(user)
-    task_pool_add(actor=scenario.lead, task=scenario.task, pool=experts, redundancy=1)
-    scenario.task = task_launch(actor=scenario.lead, task=scenario.task)
-    strength = {system.pk: 4 - i for i, system in enumerate(scenario.systems)}
-    assert _annotate(scenario, strength) == 5 * 6 * (2 + 1)
-    report = agreement_report_request(
-        actor=scenario.lead,
-        project=scenario.project,
-        task=scenario.task,
-        parameters=PARAMETERS,
-        enqueue=False,
-    )
-    report = agreement_report_compute(report_id=report.pk)
-    assert report.status == "done", report.error
-    result = orjson.loads(report.result_json)
-    assert result["rankings"]["status"] == "computed"
-    assert set(result["rankings"]["leaderboards"]) == {"overall", "crowd", "expert"}
-    return report
 
 
 @pytest.fixture
@@ -135,6 +59,14 @@ def unranked_report(db, settings, tmp_path):
     assert report.status == "done", report.error
     assert orjson.loads(report.result_json)["rankings"]["status"] == "not_applicable"
     return report
+
+
+RANKING_TABLES = (
+    "rankings.csv",
+    "ranking_pairs.csv",
+    "rank_stability.csv",
+    "rank_stability_summary.csv",
+)
 
 
 def _boards(result: Mapping[str, Any]) -> list[str]:

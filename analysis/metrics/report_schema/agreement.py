@@ -241,7 +241,7 @@ def _annotators(report: Mapping[str, Any]) -> Section:
                 gold.get("n_correct"),
                 gold.get("accuracy"),
                 a.get("flagged"),
-                ",".join(a.get("flagged_questions") or []),
+                ",".join(a.get("flagged_questions") or []) or None,
             )
         )
         flagged.append(bool(a.get("flagged")))
