@@ -1,6 +1,7 @@
-"""Reading a rendered report back in tests: the sections of the page or the HTML export
-(by element id, with their text and table cells, as a reader sees them) and the text
-of the PDF (poppler's pdftotext, Debian package poppler-utils)."""
+"""Reports for the format tests, and reading a rendered report back: the sections of
+the page or the HTML export (by element id, with their text and table cells, as a
+reader sees them) and the text of the PDF (poppler's pdftotext, Debian package
+poppler-utils)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,19 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
+from functools import cache
 from html.parser import HTMLParser
+from typing import Any
 
+import numpy as np
+import orjson
 import pytest
+
+from analysis.metrics.bias import bias_report
+from analysis.metrics.expert_vs_crowd import expert_vs_crowd_report
+from analysis.metrics.report import agreement_report
+from analysis.services import canonical_json
+from analysis.simulation import PoolBehaviour, SimulationConfig, simulate_study
 
 
 @dataclass
@@ -117,3 +128,36 @@ def pdf_text(body: bytes, tmp_path) -> str:
         timeout=120,
     ).stdout.decode("utf-8")
     return " ".join(out.split())
+
+
+@cache
+def _simulated() -> bytes:
+    config = SimulationConfig(
+        n_prompts=16,
+        n_systems=2,
+        pools={
+            "crowd": PoolBehaviour(
+                n_annotators=8, ratings_per_unit=4, tone_bias=0.6, position_bias=0.15
+            ),
+            "expert": PoolBehaviour(n_annotators=4, ratings_per_unit=3, tone_bias=0.0),
+        },
+    )
+    study = simulate_study(config, rng=np.random.default_rng(3))
+    specs = {q: {"level": "ordinal"} for q in ("quality", "assertiveness")}
+    specs["has_factual_error"] = {"level": "nominal"}
+    report = agreement_report(
+        study.rubric, specs, n_bootstrap=50, min_shared_units=2, min_annotator_items=2
+    )
+    bias = bias_report(study.annotations, n_bootstrap=60, n_permutations=100)
+    report["bias"] = bias
+    report["expert_vs_crowd"] = expert_vs_crowd_report(
+        study.rubric, n_bootstrap=60, bias_section=bias
+    )
+    return canonical_json(report)
+
+
+def simulated_report() -> dict[str, Any]:
+    """A full report computed by the metrics on a simulated tone study (a crowd with a
+    tone premium and position bias, experts without): agreement, every bias check and
+    expert versus crowd computed. Computed once per test process."""
+    return orjson.loads(_simulated())

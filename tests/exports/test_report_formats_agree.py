@@ -12,18 +12,13 @@ import zipfile
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 from django.test import Client
 
-from analysis.metrics.bias import bias_report
-from analysis.metrics.expert_vs_crowd import expert_vs_crowd_report
-from analysis.metrics.report import agreement_report
 from analysis.metrics.report_schema import Table, describe, schema_problems, spell
 from analysis.metrics.report_schema.bias import ALL_RATERS
-from analysis.services import agreement_report_compute, agreement_report_request, canonical_json
-from analysis.simulation import PoolBehaviour, SimulationConfig, simulate_study
+from analysis.services import agreement_report_compute, agreement_report_request
 from annotation.models import AnnotatorPool, Output, PoolKind, Prompt, System, TaskMode
 from annotation.services.assignment import assignment_claim
 from annotation.services.pools import pool_member_add
@@ -35,7 +30,7 @@ from exports.renderers.report_pdf import latin1
 from exports.services import report_render
 from tests.analysis.leaderboard_samples import make_task, stored_report
 from tests.annotation.conftest import acknowledge
-from tests.exports.report_reading import html_sections, pdf_text
+from tests.exports.report_reading import html_sections, pdf_text, simulated_report
 from tests.factories import MembershipFactory, ProjectFactory, UserFactory
 
 RUBRIC = [
@@ -168,31 +163,7 @@ def _shown_tables(section: Any) -> list[Table]:
 
 @pytest.fixture(scope="module")
 def simulated_sections() -> dict[str, Any]:
-    """A full report computed by the metrics on a simulated tone study (crowd with a
-    tone premium and position bias, experts without): every section computed, expert
-    versus crowd included."""
-    config = SimulationConfig(
-        n_prompts=16,
-        n_systems=2,
-        pools={
-            "crowd": PoolBehaviour(
-                n_annotators=8, ratings_per_unit=4, tone_bias=0.6, position_bias=0.15
-            ),
-            "expert": PoolBehaviour(n_annotators=4, ratings_per_unit=3, tone_bias=0.0),
-        },
-    )
-    study = simulate_study(config, rng=np.random.default_rng(3))
-    specs = {q: {"level": "ordinal"} for q in ("quality", "assertiveness")}
-    specs["has_factual_error"] = {"level": "nominal"}
-    report = agreement_report(
-        study.rubric, specs, n_bootstrap=50, min_shared_units=2, min_annotator_items=2
-    )
-    bias = bias_report(study.annotations, n_bootstrap=60, n_permutations=100)
-    report["bias"] = bias
-    report["expert_vs_crowd"] = expert_vs_crowd_report(
-        study.rubric, n_bootstrap=60, bias_section=bias
-    )
-    return orjson.loads(canonical_json(report))
+    return simulated_report()
 
 
 @pytest.fixture
