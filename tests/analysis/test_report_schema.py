@@ -88,3 +88,37 @@ def test_the_description_of_a_report_without_bias_or_rankings_leaves_them_out(ex
     assert not {"bias", "expert-vs-crowd", "rankings"} & set(keys)
     # Every table in the CSV zip has a unique file name and typed columns.
     assert "coefficients.csv" in description.csv_tables()
+
+
+def _dict_paths(value, path=(), depth=4):
+    """Paths to every dict entry down to `depth` levels (lists are not entered)."""
+    if depth == 0 or not isinstance(value, dict):
+        return
+    for key, item in value.items():
+        yield (*path, key)
+        yield from _dict_paths(item, (*path, key), depth - 1)
+
+
+@pytest.mark.slow
+def test_the_description_shows_less_but_never_fails_on_a_part_missing_or_null():
+    """A stored report from an older version can lack any part; the page, the HTML,
+    the PDF and the CSV are built from the description, so it must stand."""
+    from tests.exports.report_reading import simulated_report
+
+    report = simulated_report()
+    paths = [p for key in ("bias", "expert_vs_crowd") for p in _dict_paths(report[key], (key,))]
+    assert len(paths) > 300
+    for path in paths:
+        for drop in (True, False):
+            broken = {**report, path[0]: copy.deepcopy(report[path[0]])}
+            holder = broken
+            for key in path[:-1]:
+                holder = holder[key]
+            if drop:
+                del holder[path[-1]]
+            else:
+                holder[path[-1]] = None
+            description = describe(broken)
+            for table in description.tables():
+                assert len(table.cells) == len(table.rows)
+                table.csv_rows()

@@ -7,7 +7,17 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from analysis.metrics.report_schema.view import Column, Figure, Section, Table, get, rows_of
+from analysis.metrics.report_schema.view import (
+    Column,
+    Figure,
+    Section,
+    Table,
+    as_dict,
+    as_list,
+    get,
+    mappings,
+    rows_of,
+)
 
 COEFFICIENTS = ("krippendorff_alpha", "fleiss_kappa", "gwet_ac1", "percent_agreement")
 COEFFICIENT_FIELDS = (
@@ -34,13 +44,13 @@ def coefficient_sets(section: Mapping[str, Any]) -> Iterator[tuple[str, str, Map
     """(breakdown column, group, coefficient set): overall first, then each breakdown."""
     if section.get("overall"):
         yield "", "", section["overall"]
-    for column, breakdown in sorted((section.get("breakdowns") or {}).items()):
-        for group, coefficients in sorted((breakdown.get("groups") or {}).items()):
+    for column, breakdown in mappings(section.get("breakdowns")):
+        for group, coefficients in mappings(breakdown.get("groups")):
             yield column, group, coefficients
 
 
 def _alpha_ci(coefficients: Mapping[str, Any]) -> tuple[Any, Any] | None:
-    alpha = coefficients.get("krippendorff_alpha") or {}
+    alpha = as_dict(coefficients.get("krippendorff_alpha"))
     if alpha.get("ci_low") is None:
         return None
     return alpha.get("ci_low"), alpha.get("ci_high")
@@ -48,8 +58,8 @@ def _alpha_ci(coefficients: Mapping[str, Any]) -> tuple[Any, Any] | None:
 
 def _summary(report: Mapping[str, Any]) -> Section:
     rows, flagged = [], []
-    for name, section in sorted((report.get("questions") or {}).items()):
-        overall = section.get("overall") or {}
+    for name, section in sorted(as_dict(report.get("questions")).items()):
+        overall = as_dict(section.get("overall"))
         analysed = section.get("status") == "analysed"
         rows.append(
             (
@@ -172,7 +182,7 @@ def _contested(name: str, section: Mapping[str, Any]) -> Table:
             unit.get("n_ratings"),
             unit.get("disagreement"),
             unit.get("disagreement_vs_chance"),
-            "; ".join(f"{r['label']}×{r['count']}" for r in unit.get("ratings") or []),
+            "; ".join(f"{r['label']}×{r['count']}" for r in as_list(unit.get("ratings"))),
         )
         for rank, unit in enumerate(units, 1)
     )
@@ -201,8 +211,8 @@ ANNOTATOR_COLUMNS = (
 def _annotators_by_question(name: str, section: Mapping[str, Any]) -> Table:
     rows, flagged = [], []
     for a in rows_of(get(section, "annotators", "annotators")):
-        gold = a.get("gold") or {}
-        flag = a.get("flag") or {}
+        gold = as_dict(a.get("gold"))
+        flag = as_dict(a.get("flag"))
         rows.append(
             (
                 name,
@@ -229,7 +239,7 @@ def _annotators_by_question(name: str, section: Mapping[str, Any]) -> Table:
 def _annotators(report: Mapping[str, Any]) -> Section:
     rows, flagged = [], []
     for a in rows_of(report.get("annotators")):
-        gold = a.get("gold") or {}
+        gold = as_dict(a.get("gold"))
         rows.append(
             (
                 a.get("annotator_id"),
@@ -241,7 +251,7 @@ def _annotators(report: Mapping[str, Any]) -> Section:
                 gold.get("n_correct"),
                 gold.get("accuracy"),
                 a.get("flagged"),
-                ",".join(a.get("flagged_questions") or []) or None,
+                ",".join(as_list(a.get("flagged_questions"))) or None,
             )
         )
         flagged.append(bool(a.get("flagged")))
@@ -267,7 +277,7 @@ def _annotators(report: Mapping[str, Any]) -> Section:
 
 
 def _methods(report: Mapping[str, Any]) -> Section | None:
-    methods = report.get("methods") or {}
+    methods = as_dict(report.get("methods"))
     if not isinstance(methods, Mapping) or not methods:
         return None
     return Section(
@@ -287,9 +297,9 @@ def agreement_tables(report: Mapping[str, Any], questions: list[Section]) -> lis
     rows: dict[str, list[tuple[Any, ...]]] = {
         k: [] for k in ("questions", "coefficients", "categories", "kappa_pairs", "preference")
     }
-    for name, section in sorted((report.get("questions") or {}).items()):
-        overall = section.get("overall") or {}
-        counts = overall.get("counts") or {}
+    for name, section in sorted(as_dict(report.get("questions")).items()):
+        overall = as_dict(section.get("overall"))
+        counts = as_dict(overall.get("counts"))
         rows["questions"].append(
             (
                 name,
@@ -309,7 +319,7 @@ def agreement_tables(report: Mapping[str, Any], questions: list[Section]) -> lis
         for column, group, coefficients in coefficient_sets(section):
             for coefficient in COEFFICIENTS:
                 c = coefficients.get(coefficient) or {}
-                p_below = {p["threshold"]: p["probability"] for p in c.get("p_below") or []}
+                p_below = {p["threshold"]: p["probability"] for p in as_list(c.get("p_below"))}
                 rows["coefficients"].append(
                     (
                         name,
@@ -414,7 +424,7 @@ def agreement_tables(report: Mapping[str, Any], questions: list[Section]) -> lis
 def _preference_rows(name: str, preference: Any) -> list[tuple[Any, ...]]:
     if not preference:
         return []
-    votes = preference.get("votes") or {}
+    votes = as_dict(preference.get("votes"))
     return [
         (
             name,
@@ -440,7 +450,7 @@ def agreement_sections(report: Mapping[str, Any]) -> tuple[list[Section], list[S
     annotators across questions and methods)."""
     questions = [
         _question(name, section)
-        for name, section in sorted((report.get("questions") or {}).items())
+        for name, section in sorted(as_dict(report.get("questions")).items())
         if section.get("status") == "analysed"
     ]
     tail = [_annotators(report)]

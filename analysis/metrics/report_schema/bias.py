@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analysis.metrics.report_schema.view import Column, Figure, Section, Table, get, items
+from analysis.metrics.report_schema.view import (
+    Column,
+    Figure,
+    Section,
+    Table,
+    as_dict,
+    as_list,
+    get,
+    items,
+    mappings,
+)
 
 # (check key, title, what the estimate measures: the x axis of its figure)
 CHECKS = (
@@ -52,7 +62,7 @@ def pools(bias: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
     out: list[tuple[str, Mapping[str, Any]]] = []
     if isinstance(bias.get("overall"), Mapping):
         out.append((ALL_RATERS, bias["overall"]))
-    return out + [(str(name), section) for name, section in items(bias.get("pools"))]
+    return out + [(str(name), section) for name, section in mappings(bias.get("pools"))]
 
 
 def _check(section: Mapping[str, Any], key: str) -> Mapping[str, Any] | None:
@@ -100,20 +110,20 @@ def _check_row(key: str, pool: str, check: Mapping[str, Any]) -> tuple[Any, ...]
         check.get("n_annotators"),
         check.get("n_ratings"),
         check.get("flagged"),
-        "; ".join(str(f) for f in check.get("flags") or []) or None,
+        "; ".join(str(f) for f in as_list(check.get("flags"))) or None,
         check.get("verdict") if defined else f"not computed: {check.get('reason')}",
         check.get("reason"),
         check.get("computed"),
         check.get("test"),
         check.get("ci_method"),
-        "; ".join(str(w) for w in check.get("warnings") or []) or None,
+        "; ".join(str(w) for w in as_list(check.get("warnings"))) or None,
     )
 
 
 def _paired_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
     out = []
     for pool, check in rows:
-        for subset, cell in items(check.get("by_error_status")):
+        for subset, cell in mappings(check.get("by_error_status")):
             out.append(
                 (
                     pool,
@@ -125,7 +135,7 @@ def _paired_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
                     cell.get("reason"),
                 )
             )
-        masking = check.get("masking_index") or {}
+        masking = as_dict(check.get("masking_index"))
         if masking:
             out.append(
                 (
@@ -165,7 +175,7 @@ MODEL_TERMS = (
 def _model_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
     out = []
     for pool, check in rows:
-        coefficients = check.get("coefficients") or {}
+        coefficients = as_dict(check.get("coefficients"))
         for key, label in MODEL_TERMS:
             c = coefficients.get(key)
             if isinstance(c, Mapping):
@@ -215,8 +225,8 @@ def _model_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
 def _assertiveness_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
     out = []
     for pool, check in rows:
-        m = check.get("manipulation_check") or {}
-        s = check.get("spearman") or {}
+        m = as_dict(check.get("manipulation_check"))
+        s = as_dict(check.get("spearman"))
         out.append(
             (
                 pool,
@@ -256,7 +266,7 @@ RATES = ("hit_rate", "false_alarm_rate", "miss_rate", "d_prime", "criterion_c")
 def _detection_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> list[Table]:
     by_tone, gaps = [], []
     for pool, check in rows:
-        for tone, cell in items(check.get("by_tone")):
+        for tone, cell in mappings(check.get("by_tone")):
             values: list[Any] = [pool, tone]
             for rate in RATES:
                 values += [cell.get(rate), cell.get(f"{rate}_ci")]
@@ -325,8 +335,8 @@ def _detection_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> list[Table]:
 def _position_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
     out = []
     for pool, check in rows:
-        tie = check.get("tie_rate") or {}
-        balance = check.get("order_balance") or {}
+        tie = as_dict(check.get("tie_rate"))
+        balance = as_dict(check.get("order_balance"))
         out.append(
             (
                 pool,
@@ -417,7 +427,7 @@ FIGURES = {
 
 def check_keys(bias: Mapping[str, Any]) -> list[str]:
     """The checks the section carries: the known ones in reading order, then any other."""
-    present = {key for _, section in pools(bias) for key in (section.get("checks") or {})}
+    present = {key for _, section in pools(bias) for key in as_dict(section.get("checks"))}
     known = [key for key, _, _ in CHECKS if key in present]
     return known + sorted(present - set(known))
 
@@ -463,7 +473,7 @@ def bias_section(report: Mapping[str, Any]) -> Section:
     flagged = [
         f"{f.get('pool')} raters, {TITLES.get(str(f.get('check')), f.get('check'))}: "
         f"{f.get('verdict')}"
-        for f in bias.get("flagged") or []
+        for f in as_list(bias.get("flagged"))
         if isinstance(f, Mapping)
     ]
     all_checks = Table(
@@ -484,7 +494,7 @@ def bias_section(report: Mapping[str, Any]) -> Section:
         ),
         warning="Flagged" if flagged else "No bias check was flagged.",
         items=tuple(flagged),
-        notes=tuple(str(n) for n in bias.get("notes") or []),
+        notes=tuple(str(n) for n in as_list(bias.get("notes"))),
         tables=(all_checks,),
         parts=tuple(parts),
     )

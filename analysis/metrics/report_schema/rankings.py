@@ -9,7 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from analysis.metrics.report_schema.view import Column, Figure, Section, Table, spell
+from analysis.metrics.report_schema.view import (
+    Column,
+    Figure,
+    Section,
+    Table,
+    as_dict,
+    as_list,
+    mappings,
+    rows_of,
+    spell,
+)
 
 # (figure key of analysis.ranking_charts.ranking_charts, caption), in reading order.
 RANKING_FIGURES = (
@@ -71,8 +81,8 @@ def ranking_boards(
     rankings = report.get("rankings")
     if not computed(rankings):
         return []
-    leaderboards = rankings.get("leaderboards") or {}
-    stabilities = (report.get("rank_stability") or {}).get("leaderboards") or {}
+    leaderboards = dict(mappings(rankings.get("leaderboards")))
+    stabilities = dict(mappings(as_dict(report.get("rank_stability")).get("leaderboards")))
     names = sorted(leaderboards, key=lambda name: (name != "overall", name))
     return [(name, leaderboards[name], stabilities.get(name) or {}) for name in names]
 
@@ -82,23 +92,23 @@ def board_title(board: str) -> str:
 
 
 def _leaderboard(board: str, leaderboard: Mapping[str, Any]) -> Table:
-    controlled = leaderboard.get("controlled") or {}
+    controlled = as_dict(leaderboard.get("controlled"))
     adjusted = (
-        {row["system"]: row for row in controlled.get("systems") or []}
+        {row.get("system"): row for row in rows_of(controlled.get("systems"))}
         if computed(controlled)
         else {}
     )
     rows = []
-    for row in leaderboard.get("systems") or []:
-        elo = row.get("online_elo") or {}
-        control = adjusted.get(row["system"]) or {}
+    for row in rows_of(leaderboard.get("systems")):
+        elo = as_dict(row.get("online_elo"))
+        control = adjusted.get(row.get("system")) or {}
         rows.append(
             (
                 board,
                 row.get("rank"),
                 row.get("rank_interval"),
                 row.get("tie_group"),
-                row["system"],
+                row.get("system"),
                 row.get("rating"),
                 row.get("ci"),
                 row.get("p_rank_first"),
@@ -115,8 +125,10 @@ def _leaderboard(board: str, leaderboard: Mapping[str, Any]) -> Table:
 
 
 def _pairs(board: str, leaderboard: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-    matrices = leaderboard.get("pairs") or {}
-    names = matrices.get("systems") or []
+    matrices = as_dict(leaderboard.get("pairs"))
+    names = as_list(matrices.get("systems"))
+    if not all(isinstance(matrices.get(k), list) for k in ("battles", "wins", "win_rate")):
+        return []
     return [
         (
             board,
@@ -135,17 +147,17 @@ def _pairs(board: str, leaderboard: Mapping[str, Any]) -> list[tuple[Any, ...]]:
 def _stability(board: str, stability: Mapping[str, Any]) -> tuple[list[str], Table | None]:
     if not computed(stability):
         return [f"Stability not computed: {stability.get('reason')}"], None
-    tau = stability.get("kendall_tau") or {}
-    needed = stability.get("votes_needed") or {}
-    triads = stability.get("intransitive_triads") or {}
+    tau = as_dict(stability.get("kendall_tau"))
+    needed = as_dict(stability.get("votes_needed"))
+    triads = as_dict(stability.get("intransitive_triads"))
     loo = [
         row["kendall_tau"]
-        for row in stability.get("leave_one_out") or []
-        if row.get("kendall_tau") is not None
+        for row in rows_of(stability.get("leave_one_out"))
+        if isinstance(row.get("kendall_tau"), int | float)
     ]
     text = [
         f"Stability: {stability.get('verdict')}",
-        *(f"– {reason}" for reason in stability.get("verdict_reasons") or []),
+        *(f"– {reason}" for reason in as_list(stability.get("verdict_reasons"))),
         f"Bootstrap Kendall τ to the full ranking: mean {spell(tau.get('mean'))}, 5th "
         f"percentile {spell(tau.get('p05'))}; leave one system out: lowest τ "
         f"{spell(min(loo) if loo else None)}; intransitive triads "
@@ -153,7 +165,7 @@ def _stability(board: str, stability: Mapping[str, Any]) -> tuple[list[str], Tab
         f"votes for τ ≥ 0.9: {spell(needed.get('votes_for_tau_0_9'))}; smallest resolvable "
         f"gap {spell(needed.get('smallest_resolvable_gap'), 'number', 1)} Elo.",
     ]
-    pairs = stability.get("adjacent_pairs") or []
+    pairs = rows_of(stability.get("adjacent_pairs"))
     table = Table(
         "Adjacent pairs",
         PAIR_COLUMNS,
@@ -210,7 +222,7 @@ def _controlled(board: str, controlled: Mapping[str, Any]) -> Section:
                         c.get("elo_per_sd"),
                         c.get("significant"),
                     )
-                    for c in controlled.get("covariates") or []
+                    for c in rows_of(controlled.get("covariates"))
                 ),
             ),
         ),
@@ -232,12 +244,12 @@ def _board(board: str, leaderboard: Mapping[str, Any], stability: Mapping[str, A
             *stability_text,
         ),
         warning="Warnings" if leaderboard.get("warnings") else None,
-        items=tuple(str(w) for w in leaderboard.get("warnings") or []),
+        items=tuple(str(w) for w in as_list(leaderboard.get("warnings"))),
         tables=(_leaderboard(board, leaderboard), *([pairs] if pairs else [])),
         figures=tuple(
             Figure(f"ranking:{board}:{key}", caption) for key, caption in RANKING_FIGURES
         ),
-        parts=(_controlled(board, leaderboard.get("controlled") or {}),),
+        parts=(_controlled(board, as_dict(leaderboard.get("controlled"))),),
     )
 
 
@@ -248,17 +260,17 @@ def rankings_section(report: Mapping[str, Any]) -> Section | None:
         return None
     if not computed(rankings):
         return Section("rankings", "Rankings", reason=str(rankings.get("reason")))
-    bootstrap = rankings.get("bootstrap") or {}
+    bootstrap = as_dict(rankings.get("bootstrap"))
     level = bootstrap.get("confidence_level")
     boards = [_board(*entry) for entry in ranking_boards(report)]
     agreement = [
         (
-            " vs ".join(str(p) for p in row.get("pools") or []),
+            " vs ".join(str(p) for p in as_list(row.get("pools"))),
             row.get("systems"),
             row.get("kendall_tau"),
             row.get("ci"),
         )
-        for row in rankings.get("pool_agreement") or []
+        for row in rows_of(rankings.get("pool_agreement"))
     ]
     tables = ()
     if agreement:
@@ -335,15 +347,15 @@ def _stability_summary(
         if not computed(stability):
             rows.append((board, stability.get("status"), stability.get("reason")) + (None,) * 6)
             continue
-        tau = stability.get("kendall_tau") or {}
-        needed = stability.get("votes_needed") or {}
+        tau = as_dict(stability.get("kendall_tau"))
+        needed = as_dict(stability.get("votes_needed"))
         rows.append(
             (
                 board,
                 stability.get("status"),
                 None,
                 stability.get("verdict"),
-                "; ".join(stability.get("verdict_reasons") or []),
+                "; ".join(as_list(stability.get("verdict_reasons"))),
                 tau.get("mean"),
                 tau.get("p05"),
                 needed.get("votes_for_tau_0_9"),

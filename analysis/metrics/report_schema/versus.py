@@ -17,9 +17,12 @@ from analysis.metrics.report_schema.view import (
     Figure,
     Section,
     Table,
+    as_dict,
+    as_list,
     get,
-    items,
+    mappings,
     rows_of,
+    spell,
 )
 
 TITLE = "Expert versus crowd"
@@ -32,15 +35,15 @@ def _ci(value: Any) -> tuple[Any, Any] | None:
 
 
 def _questions(versus: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    return [(role, q) for role, q in items(versus.get("questions")) if isinstance(q, Mapping)]
+    return mappings(versus.get("questions"))
 
 
 def _within(questions: list[tuple[str, Mapping[str, Any]]]) -> Table:
     rows = []
     for role, q in questions:
-        for pool, w in items(q.get("within_pool")):
-            alpha = w.get("krippendorff_alpha") or {}
-            ac1 = w.get("gwet_ac1") or {}
+        for pool, w in mappings(q.get("within_pool")):
+            alpha = as_dict(w.get("krippendorff_alpha"))
+            ac1 = as_dict(w.get("gwet_ac1"))
             rows.append(
                 (
                     q.get("question", role),
@@ -149,7 +152,7 @@ def _crowd_size(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, 
             if not curve.get("defined"):
                 text.append(f"{name}, against the {reference}: not computed: {curve.get('reason')}")
                 continue
-            ks = curve.get("k") or []
+            ks = as_list(curve.get("k"))
             values = [
                 curve.get(f) or [None] * len(ks)
                 for f in ("accuracy", "ci_low", "ci_high", "n_units")
@@ -166,7 +169,7 @@ def _crowd_size(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, 
                     if star
                     else str(curve.get("k_star_reason") or "no crowd size matches one expert")
                 )
-                + (f" (one expert: {ceiling:.3f})" if isinstance(ceiling, float) else "")
+                + (f" (one expert: {spell(ceiling, 'number')})" if ceiling is not None else "")
                 + "."
             )
     table = Table(
@@ -197,10 +200,11 @@ def _annotators(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, 
             continue
         text.append(
             f"{name}: reference {accuracy.get('reference')}; pool mean accuracy "
-            f"{accuracy.get('pool_mean_accuracy', 0):.3f}, chance {accuracy.get('chance_accuracy')}."
+            f"{spell(accuracy.get('pool_mean_accuracy'), 'number')}, chance "
+            f"{spell(accuracy.get('chance_accuracy'), 'number')}."
         )
         for a in rows_of(accuracy.get("annotators")):
-            flags = "; ".join(str(f) for f in a.get("flags") or [])
+            flags = "; ".join(str(f) for f in as_list(a.get("flags")))
             rows.append(
                 (
                     name,
@@ -249,8 +253,8 @@ def _dawid_skene(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table,
         if not ds.get("defined"):
             rows.append((name, None, None, None, None, None, None, str(ds.get("reason"))))
             continue
-        label = ds.get("label_accuracy") or {}
-        spearman = ds.get("spearman_ds") or {}
+        label = as_dict(ds.get("label_accuracy"))
+        spearman = as_dict(ds.get("spearman_ds"))
         rows.append(
             (
                 name,
@@ -294,7 +298,7 @@ INDICES = (
 
 def _indices(versus: Mapping[str, Any]) -> tuple[Table, Table]:
     indices, under, flagged, under_flagged = [], [], [], []
-    for pool, section in items(get(versus, "bias_indices", "pools")):
+    for pool, section in mappings(get(versus, "bias_indices", "pools")):
         for key, label in INDICES:
             index = section.get(key)
             if isinstance(index, Mapping):
@@ -317,7 +321,7 @@ def _indices(versus: Mapping[str, Any]) -> tuple[Table, Table]:
                     (pool, "—", None, None, None, None, None, None, str(reporting.get("reason")))
                 )
                 under_flagged.append(False)
-            for tone, cell in items(reporting.get("by_tone")):
+            for tone, cell in mappings(reporting.get("by_tone")):
                 under.append(
                     (
                         pool,
@@ -381,7 +385,7 @@ def versus_section(report: Mapping[str, Any]) -> Section:
     if not versus.get("defined", True):
         return Section("expert-vs-crowd", TITLE, reason=str(versus.get("reason")))
     questions = _questions(versus)
-    parameters = versus.get("parameters") or {}
+    parameters = as_dict(versus.get("parameters"))
     crowd_size, crowd_text = _crowd_size(questions)
     accuracy, accuracy_text = _annotators(questions)
     dawid_skene, caveats = _dawid_skene(questions)
@@ -448,5 +452,9 @@ def versus_section(report: Mapping[str, Any]) -> Section:
                 ),
             ),
         ),
-        notes=(str(versus["caveat_dawid_skene"]),) if versus.get("caveat_dawid_skene") else (),
+        notes=tuple(
+            note
+            for note in [str(versus.get("caveat_dawid_skene") or "")]
+            if note and note not in caveats
+        ),
     )

@@ -218,5 +218,22 @@ def items(mapping: Any) -> list[tuple[str, Any]]:
     return sorted(mapping.items()) if isinstance(mapping, Mapping) else []
 
 
+def mappings(value: Any) -> list[tuple[str, Mapping[str, Any]]]:
+    """Sorted (key, value) pairs of a mapping whose values are mappings (others are
+    skipped: an absent part of a stored report shows as absent, never as an error)."""
+    return [(k, v) for k, v in items(value) if isinstance(v, Mapping)]
+
+
 def rows_of(value: Any) -> Sequence[Mapping[str, Any]]:
+    """The mappings of a list (a report row that is not an object is skipped)."""
     return [r for r in value if isinstance(r, Mapping)] if isinstance(value, list) else []
+
+
+def as_dict(value: Any) -> Mapping[str, Any]:
+    """``value`` if it is a mapping, else an empty one: the description never fails on
+    a part of the report that is missing or malformed, it shows less."""
+    return value if isinstance(value, Mapping) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
