@@ -289,135 +289,136 @@ def _csv_only(name: str, columns: tuple[Column, ...], rows: list[tuple[Any, ...]
     return Table(name, columns, tuple(rows), csv=name, shown=False)
 
 
+def _names(*keys: str) -> tuple[Column, ...]:
+    return tuple(Column(k) for k in keys)
+
+
+QUESTION_COLUMNS = _names(
+    "question",
+    "type",
+    "level",
+    "status",
+    "reason",
+    "n_rows",
+    "n_missing_answers",
+    "n_units",
+    "n_annotators",
+    "n_ratings",
+    "krippendorff_alpha",
+    "mean_pairwise_kappa",
+)
+CATEGORY_COLUMNS = (*BY, *_names("label", "count", "prevalence"))
+PAIR_COLUMNS = (*BY, *_names("a", "b", "n", "kappa", "kappa_linear", "kappa_quadratic", "reason"))
+PREFERENCE_COLUMNS = _names(
+    "question",
+    "ties",
+    "coefficient",
+    "value",
+    "ci_low",
+    "ci_high",
+    "reason",
+    "votes",
+    "first_position_votes",
+    "second_position_votes",
+    "tie_votes",
+    "first_position_share_of_decisive",
+)
+
+
+def _question_row(name: str, section: Mapping[str, Any]) -> tuple[Any, ...]:
+    overall = as_dict(section.get("overall"))
+    counts = as_dict(overall.get("counts"))
+    return (
+        name,
+        section.get("type"),
+        section.get("level"),
+        section.get("status"),
+        section.get("reason"),
+        section.get("n_rows"),
+        section.get("n_missing_answers"),
+        counts.get("n_units"),
+        counts.get("n_annotators"),
+        counts.get("n_ratings"),
+        get(overall, "krippendorff_alpha", "value"),
+        get(overall, "cohen_kappa_pairs", "mean_kappa"),
+    )
+
+
+def _set_rows(
+    name: str, section: Mapping[str, Any], thresholds: list[Any], rows: dict[str, list[Any]]
+) -> None:
+    """Append one question's coefficient, category and kappa-pair rows, per coefficient
+    set (overall, then each breakdown group)."""
+    for column, group, coefficients in coefficient_sets(section):
+        for coefficient in COEFFICIENTS:
+            c = as_dict(coefficients.get(coefficient))
+            p_below = {p["threshold"]: p["probability"] for p in as_list(c.get("p_below"))}
+            rows["coefficients"].append(
+                (
+                    name,
+                    column,
+                    group,
+                    coefficient,
+                    *(c.get(f) for f in COEFFICIENT_FIELDS),
+                    *(p_below.get(t) for t in thresholds),
+                )
+            )
+        for category in get(coefficients, "counts", "categories") or []:
+            rows["categories"].append(
+                (name, column, group, category["label"], category["count"], category["prevalence"])
+            )
+        for pair in get(coefficients, "cohen_kappa_pairs", "pairs") or []:
+            rows["kappa_pairs"].append(
+                (
+                    name,
+                    column,
+                    group,
+                    pair["a"],
+                    pair["b"],
+                    pair.get("n"),
+                    pair.get("kappa"),
+                    pair.get("kappa_linear"),
+                    pair.get("kappa_quadratic"),
+                    pair.get("reason"),
+                )
+            )
+
+
 def agreement_tables(report: Mapping[str, Any], questions: list[Section]) -> list[Table]:
     """The long agreement tables of the CSV zip that the screen shows another way
     (questions, coefficients, categories, kappa pairs, preference) or per question
-    (contested units, annotators by question)."""
+    (contested units, annotators by question: the rows shown, all questions together)."""
     thresholds = list(get(report, "parameters", "thresholds") or [])
-    rows: dict[str, list[tuple[Any, ...]]] = {
+    rows: dict[str, list[Any]] = {
         k: [] for k in ("questions", "coefficients", "categories", "kappa_pairs", "preference")
     }
-    for name, section in sorted(as_dict(report.get("questions")).items()):
-        overall = as_dict(section.get("overall"))
-        counts = as_dict(overall.get("counts"))
-        rows["questions"].append(
-            (
-                name,
-                section.get("type"),
-                section.get("level"),
-                section.get("status"),
-                section.get("reason"),
-                section.get("n_rows"),
-                section.get("n_missing_answers"),
-                counts.get("n_units"),
-                counts.get("n_annotators"),
-                counts.get("n_ratings"),
-                get(overall, "krippendorff_alpha", "value"),
-                get(overall, "cohen_kappa_pairs", "mean_kappa"),
-            )
-        )
-        for column, group, coefficients in coefficient_sets(section):
-            for coefficient in COEFFICIENTS:
-                c = coefficients.get(coefficient) or {}
-                p_below = {p["threshold"]: p["probability"] for p in as_list(c.get("p_below"))}
-                rows["coefficients"].append(
-                    (
-                        name,
-                        column,
-                        group,
-                        coefficient,
-                        *(c.get(f) for f in COEFFICIENT_FIELDS),
-                        *(p_below.get(t) for t in thresholds),
-                    )
-                )
-            for category in get(coefficients, "counts", "categories") or []:
-                rows["categories"].append(
-                    (
-                        name,
-                        column,
-                        group,
-                        category["label"],
-                        category["count"],
-                        category["prevalence"],
-                    )
-                )
-            for pair in get(coefficients, "cohen_kappa_pairs", "pairs") or []:
-                rows["kappa_pairs"].append(
-                    (
-                        name,
-                        column,
-                        group,
-                        pair["a"],
-                        pair["b"],
-                        pair.get("n"),
-                        pair.get("kappa"),
-                        pair.get("kappa_linear"),
-                        pair.get("kappa_quadratic"),
-                        pair.get("reason"),
-                    )
-                )
+    for name, section in mappings(report.get("questions")):
+        rows["questions"].append(_question_row(name, section))
+        _set_rows(name, section, thresholds, rows)
         rows["preference"] += _preference_rows(name, section.get("preference"))
     per_question = [t for s in questions for t in s.tables]
-    contested = [r for t in per_question if t.columns == CONTESTED_COLUMNS for r in t.rows]
-    annotators = [r for t in per_question if t.columns == ANNOTATOR_COLUMNS for r in t.rows]
-    names = lambda *keys: tuple(Column(k) for k in keys)  # noqa: E731
+    coefficient_columns = (
+        *BY,
+        Column("coefficient"),
+        *_names(*COEFFICIENT_FIELDS),
+        *_names(*(f"p_below_{t}" for t in thresholds)),
+    )
     return [
+        _csv_only("questions.csv", QUESTION_COLUMNS, rows["questions"]),
+        _csv_only("coefficients.csv", coefficient_columns, rows["coefficients"]),
+        _csv_only("categories.csv", CATEGORY_COLUMNS, rows["categories"]),
+        _csv_only("kappa_pairs.csv", PAIR_COLUMNS, rows["kappa_pairs"]),
+        _csv_only("preference.csv", PREFERENCE_COLUMNS, rows["preference"]),
         _csv_only(
-            "questions.csv",
-            names(
-                "question",
-                "type",
-                "level",
-                "status",
-                "reason",
-                "n_rows",
-                "n_missing_answers",
-                "n_units",
-                "n_annotators",
-                "n_ratings",
-                "krippendorff_alpha",
-                "mean_pairwise_kappa",
-            ),
-            rows["questions"],
+            "annotators_by_question.csv",
+            ANNOTATOR_COLUMNS,
+            [r for t in per_question if t.columns == ANNOTATOR_COLUMNS for r in t.rows],
         ),
         _csv_only(
-            "coefficients.csv",
-            (
-                *BY,
-                Column("coefficient"),
-                *names(*COEFFICIENT_FIELDS),
-                *names(*(f"p_below_{t}" for t in thresholds)),
-            ),
-            rows["coefficients"],
+            "contested_units.csv",
+            CONTESTED_COLUMNS,
+            [r for t in per_question if t.columns == CONTESTED_COLUMNS for r in t.rows],
         ),
-        _csv_only(
-            "categories.csv", (*BY, *names("label", "count", "prevalence")), rows["categories"]
-        ),
-        _csv_only(
-            "kappa_pairs.csv",
-            (*BY, *names("a", "b", "n", "kappa", "kappa_linear", "kappa_quadratic", "reason")),
-            rows["kappa_pairs"],
-        ),
-        _csv_only(
-            "preference.csv",
-            names(
-                "question",
-                "ties",
-                "coefficient",
-                "value",
-                "ci_low",
-                "ci_high",
-                "reason",
-                "votes",
-                "first_position_votes",
-                "second_position_votes",
-                "tie_votes",
-                "first_position_share_of_decisive",
-            ),
-            rows["preference"],
-        ),
-        _csv_only("annotators_by_question.csv", ANNOTATOR_COLUMNS, annotators),
-        _csv_only("contested_units.csv", CONTESTED_COLUMNS, contested),
     ]
 
 

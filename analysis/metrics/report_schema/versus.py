@@ -372,6 +372,62 @@ def _indices(versus: Mapping[str, Any]) -> tuple[Table, Table]:
     )
 
 
+def _versus_parts(
+    questions: list[tuple[str, Mapping[str, Any]]], versus: Mapping[str, Any]
+) -> tuple[Section, ...]:
+    """The subsections of expert versus crowd, in reading order."""
+    crowd_size, crowd_text = _crowd_size(questions)
+    accuracy, accuracy_text = _annotators(questions)
+    dawid_skene, caveats = _dawid_skene(questions)
+    indices, under = _indices(versus)
+    return (
+        Section("versus-agreement", "Agreement", tables=(_within(questions), _cross(questions))),
+        Section(
+            "versus-crowd-size",
+            "How many crowd votes make one expert",
+            text=tuple(crowd_text),
+            tables=(crowd_size,),
+            figures=(
+                Figure(
+                    "bias:crowd_size",
+                    "Majority-of-k accuracy against the reference (band: CI; dashed: one expert)",
+                ),
+            ),
+        ),
+        Section(
+            "versus-annotators",
+            "Crowd annotators against the reference",
+            text=tuple(accuracy_text),
+            tables=(accuracy,),
+            figures=(
+                Figure(
+                    "bias:annotator_accuracy",
+                    "Each crowd annotator: hits by false "
+                    "alarms against the reference (diagonal: chance; dark red: flagged)",
+                ),
+            ),
+        ),
+        Section(
+            "versus-dawid-skene",
+            "Annotator reliability (Dawid–Skene)",
+            tables=(dawid_skene,),
+            notes=tuple(caveats),
+        ),
+        Section(
+            "versus-indices",
+            "Bias of each pool, and errors under-reported",
+            tables=(indices, under),
+            figures=(
+                Figure(
+                    "bias:under_reporting",
+                    "Share of outputs with an error, pool minus "
+                    "expert reference, by tone (below 0: the pool reports fewer errors)",
+                ),
+            ),
+        ),
+    )
+
+
 def versus_section(report: Mapping[str, Any]) -> Section:
     versus = report.get("expert_vs_crowd")
     if not isinstance(versus, Mapping) or not versus:
@@ -384,12 +440,9 @@ def versus_section(report: Mapping[str, Any]) -> Section:
         )
     if not versus.get("defined", True):
         return Section("expert-vs-crowd", TITLE, reason=str(versus.get("reason")))
-    questions = _questions(versus)
     parameters = as_dict(versus.get("parameters"))
-    crowd_size, crowd_text = _crowd_size(questions)
-    accuracy, accuracy_text = _annotators(questions)
-    dawid_skene, caveats = _dawid_skene(questions)
-    indices, under = _indices(versus)
+    parts = _versus_parts(_questions(versus), versus)
+    caveats = next(p.notes for p in parts if p.key == "versus-dawid-skene")
     intro = (
         f"Expert pool {parameters.get('expert_pool')}, crowd pool {parameters.get('crowd_pool')}"
         + (
@@ -403,55 +456,7 @@ def versus_section(report: Mapping[str, Any]) -> Section:
         "expert-vs-crowd",
         TITLE,
         text=(intro,),
-        parts=(
-            Section(
-                "versus-agreement", "Agreement", tables=(_within(questions), _cross(questions))
-            ),
-            Section(
-                "versus-crowd-size",
-                "How many crowd votes make one expert",
-                text=tuple(crowd_text),
-                tables=(crowd_size,),
-                figures=(
-                    Figure(
-                        "bias:crowd_size",
-                        "Majority-of-k accuracy against the reference "
-                        "(band: CI; dashed: one expert)",
-                    ),
-                ),
-            ),
-            Section(
-                "versus-annotators",
-                "Crowd annotators against the reference",
-                text=tuple(accuracy_text),
-                tables=(accuracy,),
-                figures=(
-                    Figure(
-                        "bias:annotator_accuracy",
-                        "Each crowd annotator: hits by false "
-                        "alarms against the reference (diagonal: chance; dark red: flagged)",
-                    ),
-                ),
-            ),
-            Section(
-                "versus-dawid-skene",
-                "Annotator reliability (Dawid–Skene)",
-                tables=(dawid_skene,),
-                notes=tuple(caveats),
-            ),
-            Section(
-                "versus-indices",
-                "Bias of each pool, and errors under-reported",
-                tables=(indices, under),
-                figures=(
-                    Figure(
-                        "bias:under_reporting",
-                        "Share of outputs with an error, pool minus "
-                        "expert reference, by tone (below 0: the pool reports fewer errors)",
-                    ),
-                ),
-            ),
-        ),
+        parts=parts,
         notes=tuple(
             note
             for note in [str(versus.get("caveat_dawid_skene") or "")]
