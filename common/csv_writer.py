@@ -66,19 +66,49 @@ def rows_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
+def _formula_starts(array: pa.Array) -> Any:
+    """Boolean numpy mask of the cells of a string array whose first byte is a formula
+    character, read straight from Arrow's offsets and data buffers (the characters are
+    ASCII, and no UTF-8 multi-byte sequence starts with an ASCII byte)."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = len(array)
+    _, offsets_buffer, data_buffer = array.buffers()
+    kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
+    offsets = np.frombuffer(offsets_buffer, dtype=kind, count=array.offset + n + 1)[array.offset :]
+    starts = offsets[:-1]
+    filled = offsets[1:] > starts
+    first = np.zeros(n, dtype=np.uint8)
+    if data_buffer is not None and filled.any():
+        first[filled] = np.frombuffer(data_buffer, dtype=np.uint8)[starts[filled]]
+    mask = np.isin(first, np.frombuffer("".join(FORMULA_PREFIXES).encode(), dtype=np.uint8))
+    if array.null_count:
+        mask &= array.is_valid().to_numpy(zero_copy_only=False)
+    return mask
+
+
 def neutralise_array(array: pa.Array) -> pa.Array:
     """A text column with :func:`neutralise` applied to every value (other types are
-    returned as they are). Vectorised: the common case, no cell starting with a formula
-    character, costs one regex scan of the column."""
+    returned as they are). Vectorised: the first byte of every cell is read from the
+    Arrow buffers at once, and only the few candidate cells are checked for being plain
+    numbers and rewritten; a column without formula-like text costs one numpy pass."""
+    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
     if not (pa.types.is_string(array.type) or pa.types.is_large_string(array.type)):
         return array
-    starts = pc.match_substring_regex(array, _FORMULA_START)
-    if not pc.any(starts).as_py():
+    candidates = np.flatnonzero(_formula_starts(array))
+    if candidates.size == 0:
         return array
-    number = pc.match_substring_regex(array, "^" + NUMBER + "$")
-    formula = pc.and_(starts, pc.invert(number))
-    quoted = pc.binary_join_element_wise("'", array, "")
-    return pc.if_else(pc.fill_null(formula, False), quoted, array)
+    values = array.take(pa.array(candidates))
+    number = pc.match_substring_regex(values, "^" + NUMBER + "$").to_numpy(zero_copy_only=False)
+    formula = candidates[~number]
+    if formula.size == 0:
+        return array
+    mask = np.zeros(len(array), dtype=bool)
+    mask[formula] = True
+    quote, nothing = pa.scalar("'", array.type), pa.scalar("", array.type)
+    quoted = pc.binary_join_element_wise(quote, array.take(pa.array(formula)), nothing)
+    return pc.replace_with_mask(array, pa.array(mask), quoted)

@@ -73,9 +73,14 @@ def test_the_rule_quotes_formulas_and_lets_numbers_through():
 
 
 def test_the_arrow_path_applies_the_same_rule_as_the_python_path():
-    values = [*PAYLOADS, "-0.25", "plain", None, "", "\tx", "-", "+1e5", "@", "x=1"]
-    out = neutralise_array(pa.array(values, pa.string())).to_pylist()
-    assert out == [None if v is None else neutralise(v) for v in values]
+    values = [*PAYLOADS, "-0.25", "plain", None, "", "\tx", "-", "+1e5", "@", "x=1", "é=1"]
+    for kind in (pa.string(), pa.large_string()):
+        array = pa.array(values * 3, kind)
+        for part in (array, array.slice(5, 20)):  # a batch slice starts mid-buffer
+            expected = [None if v is None else neutralise(v) for v in part.to_pylist()]
+            assert neutralise_array(part).to_pylist() == expected
+    clean = pa.array(["plain", None, "-0.25"])
+    assert neutralise_array(clean) is clean  # nothing to change: the column is reused
     numbers = pa.array([-0.25, None], pa.float64())
     assert neutralise_array(numbers) is numbers
 
