@@ -471,8 +471,8 @@ def bias_section(report: Mapping[str, Any]) -> Section:
             )
         )
     flagged = [
-        f"{f.get('pool')} raters, {TITLES.get(str(f.get('check')), f.get('check'))}: "
-        f"{f.get('verdict')}"
+        # The verdict names the raters already.
+        f"{TITLES.get(str(f.get('check')), f.get('check'))}: {f.get('verdict')}"
         for f in as_list(bias.get("flagged"))
         if isinstance(f, Mapping)
     ]
