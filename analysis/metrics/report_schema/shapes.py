@@ -247,6 +247,8 @@ class VersusQuestion(TypedDict):
     crowd_size_curve_injected: dict[str, Any]
     annotator_accuracy: dict[str, Any]
     dawid_skene: dict[str, Any]
+    reference: dict[str, Any]
+    detection_against_experts: dict[str, Any]
 
 
 class BiasIndices(TypedDict):
@@ -357,6 +359,8 @@ OPTIONAL: dict[type, set[str]] = {
         "crowd_size_curve_injected",
         "annotator_accuracy",
         "dawid_skene",
+        "reference",
+        "detection_against_experts",
     },
     ExpertVsCrowdSection: {"bias_indices", "caveat_dawid_skene"},
     Report: {"bias", "expert_vs_crowd", "rankings", "rank_stability"},

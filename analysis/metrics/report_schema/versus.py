@@ -20,6 +20,7 @@ from analysis.metrics.report_schema.view import (
     as_dict,
     as_list,
     get,
+    items,
     mappings,
     rows_of,
     spell,
@@ -287,6 +288,160 @@ def _dawid_skene(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table,
     return table, sorted(set(notes))
 
 
+def _reference(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, list[str]]:
+    """How each question's expert reference is made and how reliable it is."""
+    rows, text = [], []
+    for role, q in questions:
+        reference = q.get("reference")
+        if not isinstance(reference, Mapping):
+            continue
+        name = q.get("question", role)
+        within = as_dict(reference.get("within_expert_agreement"))
+        alpha = as_dict(within.get("krippendorff_alpha"))
+        single = as_dict(reference.get("single_expert_accuracy"))
+        rows.append(
+            (
+                name,
+                reference.get("source"),
+                reference.get("n_units_with_reference"),
+                reference.get("n_units_tied_or_too_few"),
+                single.get("estimate"),
+                _ci(single),
+                alpha.get("value"),
+                _ci(alpha),
+                get(within, "gwet_ac1", "value"),
+                reference.get("reliability"),
+            )
+        )
+        if reference.get("definition"):
+            text.append(f"Reference: {reference['definition']}.")
+    notes = sorted(
+        {
+            str(q["reference"]["intervals"])
+            for _, q in questions
+            if isinstance(q.get("reference"), Mapping) and q["reference"].get("intervals")
+        }
+    )
+    table = Table(
+        "How reliable the reference is",
+        (
+            Column("question", "Question"),
+            Column("source", "Reference from"),
+            Column("n_units_with_reference", "Units with a reference", "int"),
+            Column("n_units_tied_or_too_few", "Tied or too few labels", "int"),
+            Column("single_expert_accuracy", "One expert vs the others", "number"),
+            Column("single_expert_accuracy_ci", "CI", "interval"),
+            Column("within_expert_alpha", "Within-expert α", "number"),
+            Column("within_expert_alpha_ci", "α CI", "interval"),
+            Column("within_expert_ac1", "Within-expert AC1", "number"),
+            Column("reliability", "Reliability from"),
+        ),
+        tuple(rows),
+        csv="versus_reference.csv",
+    )
+    return table, sorted(set(text)) + notes
+
+
+DETECTION_MEASURES = (
+    ("hit_rate", "Hit rate", 3),
+    ("false_alarm_rate", "False alarms", 3),
+    ("d_prime", "d′", 2),
+)
+
+
+def _detection(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, Table, list[str]]:
+    """The checked pool's error flags against the expert reference, per tone: hits,
+    false alarms, d′ and under-reporting, and the treated-minus-control gaps."""
+    rows, gaps, text, flagged = [], [], [], []
+    for role, q in questions:
+        detection = q.get("detection_against_experts")
+        if not isinstance(detection, Mapping):
+            continue
+        name = q.get("question", role)
+        pool = detection.get("checked_pool")
+        if not detection.get("defined"):
+            text.append(f"{name}: not computed: {detection.get('reason')}")
+            continue
+        text += [str(detection[k]) + "." for k in ("computed", "majority_rule") if detection.get(k)]
+        text += [f"{p} not checked: {why}." for p, why in items(detection.get("not_checked"))]
+        for tone, cell in mappings(detection.get("by_tone")):
+            under = as_dict(cell.get("under_reporting"))
+            values: list[Any] = [name, pool, tone]
+            for key, _, _ in DETECTION_MEASURES:
+                measure = as_dict(cell.get(key))
+                values += [measure.get("estimate"), _ci(measure)]
+            values += [
+                under.get("expert_rate"),
+                under.get("crowd_majority_rate"),
+                under.get("estimate"),
+                _ci(under),
+                cell.get("n_units"),
+                cell.get("n_reference_error_units"),
+                cell.get("insufficient_data"),
+                None if cell.get("defined") else cell.get("reason"),
+            ]
+            rows.append(tuple(values))
+            flagged.append(bool(under.get("flag")))
+        for key, label in (
+            ("hit_rate_gap", "hit rate"),
+            ("under_reporting_gap", "under-reporting"),
+        ):
+            gap = get(detection, "tone_gap", key)
+            if isinstance(gap, Mapping):
+                gaps.append(
+                    (
+                        name,
+                        pool,
+                        label,
+                        gap.get("estimate"),
+                        _ci(gap),
+                        get(detection, "tone_gap", "insufficient_data"),
+                    )
+                )
+    measure_columns: list[Column] = []
+    for key, label, digits in DETECTION_MEASURES:
+        measure_columns += [
+            Column(key, label, "number", digits),
+            Column(f"{key}_ci", "CI", "interval", digits),
+        ]
+    table = Table(
+        "Error flags against the expert reference, by tone",
+        (
+            Column("question", "Question"),
+            Column("pool", "Pool"),
+            Column("tone", "Tone"),
+            *measure_columns,
+            # The two rates behind under-reporting: in the CSV, left off screen and paper
+            # so the table fits a page.
+            Column("expert_rate"),
+            Column("pool_majority_rate"),
+            Column("under_reporting", "Under-reporting", "signed"),
+            Column("under_reporting_ci", "CI", "interval"),
+            Column("n_units", "Units", "int"),
+            Column("n_reference_error_units", "Erroneous per experts", "int"),
+            Column("insufficient_data", "Too few", "bool"),
+            Column("reason", "Why no number"),
+        ),
+        tuple(rows),
+        csv="versus_detection_by_tone.csv",
+        flagged=tuple(flagged),
+    )
+    gap_table = Table(
+        "Treated minus control tone",
+        (
+            Column("question", "Question"),
+            Column("pool", "Pool"),
+            Column("measure", "Difference in"),
+            Column("estimate", "Estimate", "signed"),
+            Column("ci", "CI", "interval"),
+            Column("insufficient_data", "Insufficient data", "bool"),
+        ),
+        tuple(gaps),
+        csv="versus_detection_gaps.csv",
+    )
+    return table, gap_table, text
+
+
 INDICES = (
     ("tone_premium", "tone premium"),
     ("detection_gap", "detection gap by tone"),
@@ -380,8 +535,22 @@ def _versus_parts(
     accuracy, accuracy_text = _annotators(questions)
     dawid_skene, caveats = _dawid_skene(questions)
     indices, under = _indices(versus)
+    reference, reference_text = _reference(questions)
+    detection, gaps, detection_text = _detection(questions)
     return (
+        Section(
+            "versus-reference",
+            "The expert reference",
+            text=tuple(reference_text),
+            tables=(reference,),
+        ),
         Section("versus-agreement", "Agreement", tables=(_within(questions), _cross(questions))),
+        Section(
+            "versus-detection",
+            "The crowd's error flags against the experts, by tone",
+            text=tuple(detection_text),
+            tables=(detection, gaps),
+        ),
         Section(
             "versus-crowd-size",
             "How many crowd votes make one expert",
