@@ -182,10 +182,10 @@ def _bars(
             )
             continue
         height = (ROW - 6) / len(bars)
-        for slot, (value, colour, tip) in enumerate(bars):
-            if value is None:
+        for slot, (bar_value, colour, tip) in enumerate(bars):
+            if bar_value is None:
                 continue
-            x1, x2 = sorted((zero, x(value)))
+            x1, x2 = sorted((zero, x(bar_value)))
             body.append(
                 f'<rect x="{_num(x1)}" y="{_num(y0 + 3 + slot * height)}" '
                 f'width="{_num(max(x2 - x1, 1))}" height="{_num(height)}" fill="{colour}">'
@@ -378,9 +378,12 @@ def votes_needed_curve(report: Mapping[str, Any], board: str = "overall") -> str
                 f'stroke="#1f7a3f" stroke-dasharray="2 2"><title>tau reaches 0.9 at '
                 f"{target:,.0f} votes</title></line>"
             )
-        body += _votes_marks(
-            title, [(row[0], row[column]) for row in curve if row[column] is not None], x, y
-        )
+        points: list[tuple[float, float]] = []
+        for row in curve:
+            point = row[column]
+            if point is not None:
+                points.append((row[0], point))
+        body += _votes_marks(title, points, x, y)
     return _svg(
         "votes-needed",
         left + 2 * panel_w + gap + 24,

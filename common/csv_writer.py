@@ -78,7 +78,7 @@ def _formula_starts(array: pa.Array) -> Any:
     kind = np.int64 if pa.types.is_large_string(array.type) else np.int32
     offsets = np.frombuffer(offsets_buffer, dtype=kind, count=array.offset + n + 1)[array.offset :]
     starts = offsets[:-1]
-    filled = offsets[1:] > starts
+    filled = np.greater(offsets[1:], starts)
     first = np.zeros(n, dtype=np.uint8)
     if data_buffer is not None and filled.any():
         first[filled] = np.frombuffer(data_buffer, dtype=np.uint8)[starts[filled]]

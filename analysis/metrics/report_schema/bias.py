@@ -121,7 +121,7 @@ def _check_row(key: str, pool: str, check: Mapping[str, Any]) -> tuple[Any, ...]
 
 
 def _paired_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    out = []
+    out: list[tuple[Any, ...]] = []
     for pool, check in rows:
         for subset, cell in mappings(check.get("by_error_status")):
             out.append(
@@ -173,7 +173,7 @@ MODEL_TERMS = (
 
 
 def _model_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    out = []
+    out: list[tuple[Any, ...]] = []
     for pool, check in rows:
         coefficients = as_dict(check.get("coefficients"))
         for key, label in MODEL_TERMS:
@@ -223,7 +223,7 @@ def _model_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
 
 
 def _assertiveness_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    out = []
+    out: list[tuple[Any, ...]] = []
     for pool, check in rows:
         m = as_dict(check.get("manipulation_check"))
         s = as_dict(check.get("spearman"))
@@ -333,7 +333,7 @@ def _detection_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> list[Table]:
 
 
 def _position_detail(rows: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    out = []
+    out: list[tuple[Any, ...]] = []
     for pool, check in rows:
         tie = as_dict(check.get("tie_rate"))
         balance = as_dict(check.get("order_balance"))

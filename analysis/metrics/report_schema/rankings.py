@@ -78,7 +78,7 @@ def ranking_boards(
     """(board, leaderboard, stability) of a report that ranked systems: the overall board
     first, then the pools by name. Empty when the rankings were not computed; a board
     whose own status is not ``computed`` is still listed (it carries the reason)."""
-    rankings = report.get("rankings")
+    rankings = as_dict(report.get("rankings"))
     if not computed(rankings):
         return []
     leaderboards = dict(mappings(rankings.get("leaderboards")))
@@ -98,7 +98,7 @@ def _leaderboard(board: str, leaderboard: Mapping[str, Any]) -> Table:
         if computed(controlled)
         else {}
     )
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for row in rows_of(leaderboard.get("systems")):
         elo = as_dict(row.get("online_elo"))
         control = adjusted.get(row.get("system")) or {}
@@ -272,7 +272,7 @@ def rankings_section(report: Mapping[str, Any]) -> Section | None:
         )
         for row in rows_of(rankings.get("pool_agreement"))
     ]
-    tables = ()
+    tables: tuple[Table, ...] = ()
     if agreement:
         tables = (
             Table(
@@ -340,7 +340,7 @@ def ranking_tables(report: Mapping[str, Any], section: Section | None) -> list[T
 def _stability_summary(
     boards: list[tuple[str, Mapping[str, Any], Mapping[str, Any]]],
 ) -> Table:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for board, _, stability in boards:
         if not stability:
             continue

@@ -476,6 +476,7 @@ def schema_problems(report: Any) -> list[str]:
     problems: list[str] = []
     if not _object(report, Report, "report", problems):
         return problems
+    kind: type
     for key, kind in (
         ("parameters", Parameters),
         ("input", Input),

@@ -40,7 +40,7 @@ def _questions(versus: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]
 
 
 def _within(questions: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for role, q in questions:
         for pool, w in mappings(q.get("within_pool")):
             alpha = as_dict(w.get("krippendorff_alpha"))
@@ -96,7 +96,7 @@ CROSS_MEASURES = (
 
 
 def _cross(questions: list[tuple[str, Mapping[str, Any]]]) -> Table:
-    rows = []
+    rows: list[tuple[Any, ...]] = []
     for role, q in questions:
         name = q.get("question", role)
         cross = q.get("cross_pool")
@@ -143,7 +143,8 @@ CURVES = (
 
 
 def _crowd_size(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, list[str]]:
-    rows, text = [], []
+    rows: list[tuple[Any, ...]] = []
+    text: list[str] = []
     for role, q in questions:
         name = q.get("question", role)
         for key, reference in CURVES:
@@ -190,7 +191,9 @@ def _crowd_size(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, 
 
 
 def _annotators(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, list[str]]:
-    rows, flagged, text = [], [], []
+    rows: list[tuple[Any, ...]] = []
+    flagged: list[bool] = []
+    text: list[str] = []
     for role, q in questions:
         accuracy = q.get("annotator_accuracy")
         if not isinstance(accuracy, Mapping):
@@ -245,7 +248,8 @@ def _annotators(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, 
 
 
 def _dawid_skene(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, list[str]]:
-    rows, notes = [], []
+    rows: list[tuple[Any, ...]] = []
+    notes: list[str] = []
     for role, q in questions:
         ds = q.get("dawid_skene")
         if not isinstance(ds, Mapping):
@@ -290,7 +294,8 @@ def _dawid_skene(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table,
 
 def _reference(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, list[str]]:
     """How each question's expert reference is made and how reliable it is."""
-    rows, text = [], []
+    rows: list[tuple[Any, ...]] = []
+    text: list[str] = []
     for role, q in questions:
         reference = q.get("reference")
         if not isinstance(reference, Mapping):
@@ -352,7 +357,10 @@ DETECTION_MEASURES = (
 def _detection(questions: list[tuple[str, Mapping[str, Any]]]) -> tuple[Table, Table, list[str]]:
     """The checked pool's error flags against the expert reference, per tone: hits,
     false alarms, d′ and under-reporting, and the treated-minus-control gaps."""
-    rows, gaps, text, flagged = [], [], [], []
+    rows: list[tuple[Any, ...]] = []
+    gaps: list[tuple[Any, ...]] = []
+    text: list[str] = []
+    flagged: list[bool] = []
     for role, q in questions:
         detection = q.get("detection_against_experts")
         if not isinstance(detection, Mapping):
@@ -452,7 +460,10 @@ INDICES = (
 
 
 def _indices(versus: Mapping[str, Any]) -> tuple[Table, Table]:
-    indices, under, flagged, under_flagged = [], [], [], []
+    indices: list[tuple[Any, ...]] = []
+    under: list[tuple[Any, ...]] = []
+    flagged: list[bool] = []
+    under_flagged: list[bool] = []
     for pool, section in mappings(get(versus, "bias_indices", "pools")):
         for key, label in INDICES:
             index = section.get(key)
