@@ -364,47 +364,29 @@ def _raw_columns(rows: list[AnnotationRow]) -> dict[str, list[Any]]:
 
 
 def _insert_annotations(*, dataset: AnnotationDataset, rows: list[AnnotationRow]) -> None:
-    if connection.vendor == "postgresql":
-        columns = (
-            "(dataset_id, unit, annotator, question, value_text, value_number, pool, "
-            "guideline_version, shown_order)"
-        )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY analysis_datasetannotation {columns} FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(
-                    (
-                        dataset.pk,
-                        row.unit,
-                        row.annotator,
-                        row.question,
-                        row.value_text,
-                        row.value_number,
-                        row.pool,
-                        row.guideline_version,
-                        row.shown_order,
-                    )
-                )
-        return
-    DatasetAnnotation.objects.bulk_create(
-        (
-            DatasetAnnotation(
-                dataset=dataset,
-                unit=row.unit,
-                annotator=row.annotator,
-                question=row.question,
-                value_text=row.value_text,
-                value_number=row.value_number,
-                pool=row.pool,
-                guideline_version=row.guideline_version,
-                shown_order=row.shown_order,
-            )
-            for row in rows
-        ),
-        batch_size=2000,
+    # COPY: several times faster than INSERT for the 10^6-row files imports take.
+    columns = (
+        "(dataset_id, unit, annotator, question, value_text, value_number, pool, "
+        "guideline_version, shown_order)"
     )
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY analysis_datasetannotation {columns} FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(
+                (
+                    dataset.pk,
+                    row.unit,
+                    row.annotator,
+                    row.question,
+                    row.value_text,
+                    row.value_number,
+                    row.pool,
+                    row.guideline_version,
+                    row.shown_order,
+                )
+            )
 
 
 # -- reports ----------------------------------------------------------------------------

@@ -5,8 +5,8 @@ No system name or id, no output or prompt id, no metadata, no gold flag and no o
 annotator's answers ever leave these functions; the crawler test checks the pages and
 APIs built on them.
 
-The task and item reads are hand-written PostgreSQL; on other databases (the SQLite
-demo) they go to annotation.selectors_portable (see services.assignment.hot_sql).
+The task and item reads run on every next-item request, so they are hand-written
+PostgreSQL through annotation.db (as the claim is).
 """
 
 from __future__ import annotations
@@ -18,7 +18,15 @@ from django.db.models import OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from annotation import selectors_portable
+from annotation.db import (
+    ITEM_CONTENT_ATTR,
+    ITEM_PROMPT_SQL,
+    ITEM_TEXTS_SQL,
+    ItemContent,
+    hot_cursor,
+    sql_columns,
+    sql_instance,
+)
 from annotation.models import (
     Assignment,
     AssignmentStatus,
@@ -29,18 +37,6 @@ from annotation.models import (
     TaskPoolWorker,
     TaskStatus,
 )
-from annotation.services.assignment import (
-    ITEM_CONTENT_ATTR,
-    ITEM_PROMPT_SQL,
-    ITEM_TEXTS_SQL,
-    ItemContent,
-    hot_cursor,
-    hot_sql,
-    sql_columns,
-    sql_instance,
-)
-from annotation.services.blinding import position_label
-from annotation.services.submission import rubric_questions_for_version
 from common.exceptions import AccessDenied
 from common.models import User
 
@@ -61,6 +57,43 @@ QUESTION_FIELDS = (
     "strength_levels",
     "max_length",
 )
+
+
+def rubric_questions(rubric: Any) -> list[Any]:
+    """The list of questions in a guideline version's rubric JSON."""
+    if isinstance(rubric, dict):
+        return list(rubric.get("questions", []))
+    return list(rubric or [])
+
+
+# Published guideline versions are immutable, so their questions are kept per process.
+_published_questions: dict[int, list[Any]] = {}
+
+
+def rubric_questions_for_version(version_id: int) -> list[Any]:
+    """The rubric questions of guideline version `version_id` (read-only: shared)."""
+    questions = _published_questions.get(version_id)
+    if questions is not None:
+        return questions
+    from guidelines.models import GuidelineVersion, VersionStatus
+
+    rubric, status = (
+        GuidelineVersion.objects.filter(pk=version_id).values_list("rubric", "status").get()
+    )
+    questions = rubric_questions(rubric)
+    if status == VersionStatus.PUBLISHED:
+        _published_questions[version_id] = questions
+    return questions
+
+
+def position_label(index: int) -> str:
+    """0 → "A", 25 → "Z", 26 → "AA": labels carry no information but the position."""
+    label = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        label = chr(ord("A") + rest) + label
+    return label
 
 
 def _public_question(question: Any) -> dict[str, Any]:
@@ -90,8 +123,6 @@ def task_get_for_annotator(*, actor: User, public_id: str) -> Task:
     request.)"""
     from guidelines.models import GuidelineVersion
 
-    if not hot_sql():
-        return selectors_portable.task_get_for_annotator(actor=actor, public_id=public_id)
     row = None
     if actor.is_authenticated:
         with hot_cursor() as cursor:
@@ -206,18 +237,13 @@ def _item_content(*, actor: User, assignment: Assignment) -> ItemContent:
     content = getattr(assignment, ITEM_CONTENT_ATTR, None)
     if content is not None:
         return content
-    if not hot_sql():
-        prompt, texts = selectors_portable.item_texts(
-            unit_id=assignment.unit_id, shown_order=assignment.shown_order
+    with hot_cursor() as cursor:
+        cursor.execute(
+            f"SELECT {ITEM_PROMPT_SQL}, {ITEM_TEXTS_SQL} FROM annotation_assignment a "
+            "WHERE a.id = %s",
+            [assignment.pk],
         )
-    else:
-        with hot_cursor() as cursor:
-            cursor.execute(
-                f"SELECT {ITEM_PROMPT_SQL}, {ITEM_TEXTS_SQL} FROM annotation_assignment a "
-                "WHERE a.id = %s",
-                [assignment.pk],
-            )
-            prompt, texts = cursor.fetchone()
+        prompt, texts = cursor.fetchone()
     progress = annotator_progress(actor=actor, task=assignment.task_pool.task)
     return ItemContent(prompt=prompt, texts=texts or [], progress=progress)
 

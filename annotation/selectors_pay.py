@@ -69,10 +69,7 @@ class SecondsBetween(Func):
     output_field = FloatField()
     arity = 2
 
-    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:  # pragma: no cover
-        raise NotImplementedError(f"SecondsBetween is not written for {connection.vendor}.")
-
-    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
+    def as_sql(self, compiler: Any, connection: Any, **extra: Any) -> Any:
         start, end = self.source_expressions
         return Func(end, start, arg_joiner=" - ").as_sql(
             compiler,
@@ -81,20 +78,11 @@ class SecondsBetween(Func):
             **extra,
         )
 
-    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> Any:
-        start, end = self.source_expressions
-        return Func(end, start, arg_joiner=") - julianday(").as_sql(
-            compiler,
-            connection,
-            template="((julianday(%(expressions)s)) * 86400.0)",
-            **extra,
-        )
-
 
 def credited_seconds() -> Coalesce:
     """The active seconds pay is computed from, for one annotation row (see module doc)."""
     served = SecondsBetween(F("served_at"), F("submitted_at"))
-    # PostgreSQL's LEAST skips NULLs and SQLite's MIN returns NULL; Coalesce covers both.
+    # LEAST skips NULLs, so a missing client figure leaves the served time.
     clamped = Least(F("client_active_seconds"), served)
     return Coalesce(F("active_seconds"), clamped, served, output_field=FloatField())
 

@@ -467,16 +467,7 @@ def annotations_write(
     return counter[0]
 
 
-RAW_EXPORTS_NEED_POSTGRES = (
-    "Raw-data exports stream rows with PostgreSQL's COPY, and this installation runs on "
-    "SQLite (the demo). Report exports work here; for raw data, run the platform on "
-    "PostgreSQL (DATABASE_URL)."
-)
-
-
 def _check_source(*, project: Project, task: Any, dataset: AnnotationDataset | None) -> str:
-    if connection.vendor != "postgresql":
-        raise ApplicationError(RAW_EXPORTS_NEED_POSTGRES)
     if task is not None and dataset is None:
         kind, project_id = "task", task.project_id
     elif dataset is not None and task is None:
@@ -706,18 +697,12 @@ def _job_source(job: ExportJob) -> str:
 
 
 def _lock(job_id: int) -> bool:
-    if connection.vendor != "postgresql":
-        # The SQLite demo runs jobs in its own process (eager Celery): no other worker
-        # can hold the job, so there is nothing to exclude.
-        return True
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [LOCK_NAMESPACE, job_id])
         return bool(cursor.fetchone()[0])
 
 
 def _unlock(job_id: int) -> None:
-    if connection.vendor != "postgresql":
-        return
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [LOCK_NAMESPACE, job_id])
 

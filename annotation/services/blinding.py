@@ -111,16 +111,6 @@ def shown_order_for_slot(*, base_order: Sequence[int], slot_ordinal: int) -> lis
     return list(base_order[shift:]) + list(base_order[:shift])
 
 
-def position_label(index: int) -> str:
-    """0 → "A", 25 → "Z", 26 → "AA": labels carry no information but the position."""
-    label = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        label = chr(ord("A") + rest) + label
-    return label
-
-
 # -- the blinding check -------------------------------------------------------
 
 

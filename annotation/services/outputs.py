@@ -164,23 +164,14 @@ def _existing_prompts(*, project: Project, rows: list[OutputRow]) -> dict[str, i
     if not Prompt.objects.filter(project=project).exists():
         return {}
     external_ids = list({row.prompt_id for row in rows})
-    if connection.vendor == "postgresql":
-        # One array parameter instead of tens of thousands of placeholders.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT external_id, id FROM annotation_prompt "
-                "WHERE project_id = %s AND external_id = ANY(%s)",
-                [project.pk, external_ids],
-            )
-            return dict(cursor.fetchall())
-    found: dict[str, int] = {}
-    for start in range(0, len(external_ids), 900):
-        found.update(
-            Prompt.objects.filter(
-                project=project, external_id__in=external_ids[start : start + 900]
-            ).values_list("external_id", "pk")
+    # One array parameter instead of tens of thousands of placeholders.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT external_id, id FROM annotation_prompt "
+            "WHERE project_id = %s AND external_id = ANY(%s)",
+            [project.pk, external_ids],
         )
-    return found
+        return dict(cursor.fetchall())
 
 
 def _existing_outputs(
@@ -221,42 +212,22 @@ def _insert_prompts(*, project: Project, rows: list[OutputRow]) -> dict[str, int
     if not rows:
         return {}
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        # Reserve the ids first so COPY (several times faster than INSERT) can
-        # write them and nothing has to be read back.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT nextval(pg_get_serial_sequence('annotation_prompt', 'id')) "
-                "FROM generate_series(1, %s)",
-                [len(rows)],
-            )
-            ids = [pk for (pk,) in cursor.fetchall()]
-            columns = (
-                "(id, project_id, external_id, text, reference, metadata, created_at, updated_at)"
-            )
-            with cursor.cursor.copy(f"COPY annotation_prompt {columns} FROM STDIN") as copy:
-                for pk, row in zip(ids, rows, strict=True):
-                    copy.write_row(
-                        (pk, project.pk, row.prompt_id, row.prompt, row.reference, "{}", now, now)
-                    )
-        return {row.prompt_id: pk for pk, row in zip(ids, rows, strict=True)}
-    created = Prompt.objects.bulk_create(
-        [
-            Prompt(
-                project=project,
-                external_id=row.prompt_id,
-                text=row.prompt,
-                reference=row.reference,
-                created_at=now,
-                updated_at=now,
-            )
-            for row in rows
-        ],
-        batch_size=500,
-    )
-    if all(prompt.pk for prompt in created):
-        return {prompt.external_id: prompt.pk for prompt in created}
-    return _existing_prompts(project=project, rows=rows)
+    # Reserve the ids first so COPY (several times faster than INSERT) can write them
+    # and nothing has to be read back.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('annotation_prompt', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+        columns = "(id, project_id, external_id, text, reference, metadata, created_at, updated_at)"
+        with cursor.cursor.copy(f"COPY annotation_prompt {columns} FROM STDIN") as copy:
+            for pk, row in zip(ids, rows, strict=True):
+                copy.write_row(
+                    (pk, project.pk, row.prompt_id, row.prompt, row.reference, "{}", now, now)
+                )
+    return {row.prompt_id: pk for pk, row in zip(ids, rows, strict=True)}
 
 
 def _insert_outputs(
@@ -265,45 +236,26 @@ def _insert_outputs(
     if not rows:
         return
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        columns = (
-            "(prompt_id, system_id, variant, text, metadata, tone_condition, known_error_count, "
-            "created_at, updated_at)"
-        )
-        with (
-            connection.cursor() as cursor,
-            cursor.cursor.copy(f"COPY annotation_output {columns} FROM STDIN") as copy,
-        ):
-            for row in rows:
-                tone, known_errors = design_fields(row.metadata)
-                copy.write_row(
-                    (
-                        prompt_ids[row.prompt_id],
-                        systems[row.system],
-                        row.variant,
-                        row.output,
-                        orjson.dumps(row.metadata).decode(),
-                        tone,
-                        known_errors,
-                        now,
-                        now,
-                    )
+    columns = (
+        "(prompt_id, system_id, variant, text, metadata, tone_condition, known_error_count, "
+        "created_at, updated_at)"
+    )
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY annotation_output {columns} FROM STDIN") as copy,
+    ):
+        for row in rows:
+            tone, known_errors = design_fields(row.metadata)
+            copy.write_row(
+                (
+                    prompt_ids[row.prompt_id],
+                    systems[row.system],
+                    row.variant,
+                    row.output,
+                    orjson.dumps(row.metadata).decode(),
+                    tone,
+                    known_errors,
+                    now,
+                    now,
                 )
-        return
-    batch: list[Output] = []
-    for row in rows:
-        tone, known_errors = design_fields(row.metadata)
-        batch.append(
-            Output(
-                prompt_id=prompt_ids[row.prompt_id],
-                system_id=systems[row.system],
-                variant=row.variant,
-                text=row.output,
-                metadata=row.metadata,
-                tone_condition=tone,
-                known_error_count=known_errors,
-                created_at=now,
-                updated_at=now,
             )
-        )
-    Output.objects.bulk_create(batch, batch_size=2000)

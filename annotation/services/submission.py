@@ -13,6 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from annotation.db import hot_cursor, sql_columns, sql_insert_parts, sql_instance
 from annotation.models import (
     Annotation,
     Assignment,
@@ -22,13 +23,7 @@ from annotation.models import (
     SlotState,
     TaskStatus,
 )
-from annotation.services.assignment import (
-    hot_cursor,
-    hot_sql,
-    sql_columns,
-    sql_insert_parts,
-    sql_instance,
-)
+from annotation.selectors_annotator import rubric_questions_for_version
 from common.exceptions import AccessDenied, ApplicationError
 from common.models import User
 
@@ -39,33 +34,6 @@ class LeaseLost(ApplicationError):
 
 class AnswersInvalid(ApplicationError):
     """The answers do not fit the rubric; `extra["errors"]` maps field → messages."""
-
-
-def rubric_questions(rubric: Any) -> list[Any]:
-    """The list of questions in a guideline version's rubric JSON."""
-    if isinstance(rubric, dict):
-        return list(rubric.get("questions", []))
-    return list(rubric or [])
-
-
-# Published guideline versions are immutable, so their questions are kept per process.
-_published_questions: dict[int, list[Any]] = {}
-
-
-def rubric_questions_for_version(version_id: int) -> list[Any]:
-    """The rubric questions of guideline version `version_id` (read-only: shared)."""
-    questions = _published_questions.get(version_id)
-    if questions is not None:
-        return questions
-    from guidelines.models import GuidelineVersion, VersionStatus
-
-    rubric, status = (
-        GuidelineVersion.objects.filter(pk=version_id).values_list("rubric", "status").get()
-    )
-    questions = rubric_questions(rubric)
-    if status == VersionStatus.PUBLISHED:
-        _published_questions[version_id] = questions
-    return questions
 
 
 def _own_assignment(*, actor: User, handle: str) -> Assignment:
@@ -159,7 +127,7 @@ def _lock_by_handle(*, actor: User, handle: str) -> tuple[Assignment, str]:
 def submit_check(*, assignment: Assignment, task_status: str, answers: Any) -> Annotation | None:
     """For a locked `assignment`: its stored annotation if it was already submitted (a
     repeated submit), else None once the lease, the task and the answers are fine;
-    raises what a submit refuses. Both engines (hand-written and portable) use it."""
+    raises what a submit refuses."""
     if assignment.status == AssignmentStatus.SUBMITTED:
         return Annotation.objects.get(assignment_id=assignment.pk)
     if assignment.status != AssignmentStatus.LEASED:
@@ -234,19 +202,8 @@ def annotation_submit(
 
     Two statements inside the transaction: lock slot and assignment (reading what the
     checks need), then insert the annotation and close slot, assignment and the
-    worker's count together. (Off PostgreSQL: annotation.services.portable.)
+    worker's count together.
     """
-    if not hot_sql():
-        from annotation.services import portable
-
-        return portable.annotation_submit(
-            actor=actor,
-            handle=handle,
-            answers=answers,
-            client_active_seconds=client_active_seconds,
-            client_first_interaction_at=client_first_interaction_at,
-            submission_token=submission_token,
-        )
     assignment, task_status = _lock_by_handle(actor=actor, handle=handle)
     stored = submit_check(assignment=assignment, task_status=task_status, answers=answers)
     if stored is not None:

@@ -24,8 +24,6 @@ from annotation.models import (
     Output,
     Pairing,
     PayMode,
-    Slot,
-    SlotState,
     Task,
     TaskMode,
     TaskPool,
@@ -369,32 +367,16 @@ def _slots_create(*, task_pool: TaskPool) -> None:
     """k slots per unit, numbered so the queue serves every unit's slot 0 first."""
     if task_pool.slots_created:
         return
-    k = task_pool.redundancy
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                INSERT INTO annotation_slot (task_pool_id, unit_id, ordinal, is_gold, state)
-                SELECT %s, u.id, g.n, u.is_gold, 'open'
-                FROM annotation_unit u CROSS JOIN generate_series(0, %s - 1) AS g(n)
-                WHERE u.task_id = %s AND NOT u.excluded
-                ORDER BY g.n, u.ordinal
-                """,
-                [task_pool.pk, k, task_pool.task_id],
-            )
-    else:
-        units = list(
-            Unit.objects.filter(task_id=task_pool.task_id, excluded=False)
-            .order_by("ordinal")
-            .values_list("pk", "is_gold")
-        )
-        Slot.objects.bulk_create(
-            [
-                Slot(task_pool=task_pool, unit_id=pk, ordinal=n, is_gold=gold, state=SlotState.OPEN)
-                for n in range(k)
-                for pk, gold in units
-            ],
-            batch_size=5000,
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO annotation_slot (task_pool_id, unit_id, ordinal, is_gold, state)
+            SELECT %s, u.id, g.n, u.is_gold, 'open'
+            FROM annotation_unit u CROSS JOIN generate_series(0, %s - 1) AS g(n)
+            WHERE u.task_id = %s AND NOT u.excluded
+            ORDER BY g.n, u.ordinal
+            """,
+            [task_pool.pk, task_pool.redundancy, task_pool.task_id],
         )
     task_pool.slots_created = True
     task_pool.save(update_fields=["slots_created", "updated_at"])

@@ -15,13 +15,9 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from annotation.models import Assignment, FlagResolution, Output, Unit
+from annotation.selectors_annotator import position_label
 from annotation.services.assignment import assignment_claim
-from annotation.services.blinding import (
-    find_revealing_spans,
-    mask_text,
-    position_label,
-    shown_order_for_slot,
-)
+from annotation.services.blinding import find_revealing_spans, mask_text, shown_order_for_slot
 from annotation.services.pools import pool_member_add
 from annotation.services.submission import annotation_submit
 from annotation.services.tasks import task_launch, unit_mark_gold
