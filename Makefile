@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint install install-dev migrate seed serve clean bench
+.PHONY: demo demo-stop test test-fast lint install install-dev migrate seed serve clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,16 +26,28 @@ $(DEV_STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 install-dev: $(DEV_STAMP)
 
-## 1. The demo: SQLite, eager Celery, demo data, served on 127.0.0.1:8000.
+## 1. The demo: PostgreSQL (embedded, data in var/pg, unless DATABASE_URL is set), eager
+## Celery, demo data, served on 127.0.0.1:8000. The database keeps running after Ctrl-C, so
+## the next `make demo` starts at once; `make demo-stop` stops it.
 demo: install
+	@if [ -z "$$DATABASE_URL" ]; then $(BIN)/python -m common.devdb start; fi
 	$(BIN)/python manage.py migrate --noinput -v0
 	$(BIN)/python manage.py seed_demo
-	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C to stop)"
+	@echo "Serving on http://127.0.0.1:8000/ (Ctrl-C to stop; then make demo-stop stops the database)"
 	$(BIN)/python manage.py runserver 127.0.0.1:8000
 
-## 2. The whole suite on PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL, else local servers).
+demo-stop:
+	@if [ -x $(BIN)/python ]; then $(BIN)/python -m common.devdb stop; fi
+
+## 2. The whole suite on PostgreSQL and Redis: DATABASE_URL / CELERY_BROKER_URL, else the
+## servers at 127.0.0.1:5432 / :6379, else embedded ones started for the run
+## (config/settings/test.py; JUDGEBENCH_DEFAULT_PG / JUDGEBENCH_DEFAULT_REDIS move the defaults).
 test: install-dev
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=25
+
+## The quick loop: no browser, no Celery worker, no slow (Monte Carlo, demo, concurrency) tests.
+test-fast: install-dev
+	$(BIN)/python -m pytest -q -m "not browser and not celery_worker and not slow"
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -46,5 +58,5 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python bench/import_outputs.py
 
-clean:
+clean: demo-stop
 	rm -rf $(VENV) var

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from common.models import Project, ProjectRole, User
@@ -50,3 +51,19 @@ def api_as(user: User | None) -> APIClient:
 
 
 pytest_plugins = ["tests.browser_support"]
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Which database and broker this run uses, and why (config/settings/test.py)."""
+    return list(getattr(settings, "JUDGEBENCH_TEST_SERVICES", []))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = getattr(settings, "JUDGEBENCH_NO_BROKER", None)
+    if not reason:
+        return
+    # Said in the header and, with -ra, in the summary: never a silent skip.
+    skip = pytest.mark.skip(reason=reason)
+    for item in items:
+        if item.get_closest_marker("celery_worker"):
+            item.add_marker(skip)

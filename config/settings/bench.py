@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 os.environ.setdefault("SECRET_KEY", "bench-only-insecure-key")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+os.environ.setdefault("CELERY_BROKER_URL", "memory://localhost/")
 
 from .base import *  # noqa: F403
 from .base import DATABASES

@@ -1,23 +1,23 @@
-"""The embedded demo: SQLite, eager Celery, debug on. Never for production."""
+"""The demo and local development: PostgreSQL, eager Celery, debug on. Never for production.
+
+Without DATABASE_URL, the database is the embedded PostgreSQL of common.devdb (data in
+var/pg, started on first use and reused by every later process; `make demo-stop` or
+`python -m common.devdb stop` stops it).
+"""
 
 from __future__ import annotations
 
 import os
 
 os.environ.setdefault("SECRET_KEY", "demo-only-insecure-key-do-not-deploy")
-os.environ.setdefault("DATABASE_URL", "sqlite:///var/demo.sqlite3")
 os.environ.setdefault("DEBUG", "true")
 os.environ.setdefault("CELERY_TASK_ALWAYS_EAGER", "true")
-os.environ.setdefault("CELERY_BROKER_URL", "memory://")
+# Eager tasks never reach a broker, but Celery still builds a connection from the URL;
+# naming the host keeps kombu from warning "No hostname was supplied".
+os.environ.setdefault("CELERY_BROKER_URL", "memory://localhost/")
+if not os.environ.get("DATABASE_URL"):
+    from common.devdb import EmbeddedPostgres
+
+    os.environ["DATABASE_URL"] = EmbeddedPostgres.default().ensure()
 
 from .base import *  # noqa: F403
-from .base import BASE_DIR, DATABASES
-
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    name = DATABASES["default"]["NAME"]
-    if not os.path.isabs(name):
-        DATABASES["default"]["NAME"] = str(BASE_DIR / name)
-    (BASE_DIR / "var").mkdir(exist_ok=True)
-    # SQLite serialises writers; a short wait beats "database is locked" in the demo.
-    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
