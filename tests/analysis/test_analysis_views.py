@@ -110,6 +110,7 @@ def test_the_report_page_polls_while_running_then_shows_charts(project_roles, da
     assert "style=" not in done and "<script" not in done  # CSP: no inline styles or scripts
 
 
+@pytest.mark.slow
 def test_page_api_and_command_line_give_the_same_report(project_roles, dataset):
     from io import StringIO
 

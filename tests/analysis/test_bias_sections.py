@@ -35,6 +35,7 @@ def simulated_report():
     return {"bias": bias, "expert_vs_crowd": versus}
 
 
+@pytest.mark.slow
 def test_every_bias_figure_is_drawn_from_a_simulated_study(simulated_report):
     figures = bias_charts(simulated_report)
     assert set(figures) == {
@@ -57,6 +58,7 @@ def test_figures_are_absent_when_the_sections_are_not_applicable():
     assert all(svg is None for svg in bias_charts(report).values())
 
 
+@pytest.mark.slow
 def test_labels_in_figures_are_escaped(simulated_report):
     import copy
 
@@ -67,6 +69,7 @@ def test_labels_in_figures_are_escaped(simulated_report):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_a_task_report_carries_bias_sections_and_the_page_explains_them(db):
     scenario = build_scenario(mode="single", n_prompts=6, n_systems=2, k=3, n_annotators=3)
 

@@ -108,6 +108,7 @@ def _results(check: str, planted: bool) -> tuple[dict, ...]:
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
+@pytest.mark.slow
 def test_planted_effect_is_recovered(check):
     _, key, null_value = CHECKS[check]
     truth = TRUTH_PLANTED[key]
@@ -124,6 +125,7 @@ def test_planted_effect_is_recovered(check):
 
 
 @pytest.mark.parametrize("check", sorted(CHECKS))
+@pytest.mark.slow
 def test_no_planted_effect_is_rarely_flagged(check):
     _, key, null_value = CHECKS[check]
     assert TRUTH_NULL[key] == pytest.approx(null_value, abs=1e-12)
@@ -177,6 +179,7 @@ def test_pigeonhole_option_is_wider_than_default():
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_mixed_model_recovers_planted_tone_coefficient():
     crowd = PoolBehaviour(
         n_annotators=20,
@@ -365,6 +368,7 @@ def test_to_jsonable_removes_numpy_and_nan():
     json.dumps(out, allow_nan=False)
 
 
+@pytest.mark.slow
 def test_bias_report_structure_determinism_and_json():
     crowd = PoolBehaviour(n_annotators=15, ratings_per_unit=3, tone_bias=0.4)
     expert = PoolBehaviour(n_annotators=5, ratings_per_unit=2)
@@ -408,6 +412,7 @@ def test_bias_report_structure_determinism_and_json():
     assert no_pref["pools"]["crowd"]["checks"]["position_bias"]["defined"] is False
 
 
+@pytest.mark.slow
 def test_bias_report_with_mixed_model_is_json_safe():
     t = _study(True, 1000).annotations
     small = t[t["prompt_id"].isin([f"p{j:04d}" for j in range(12)])]

@@ -128,6 +128,7 @@ def test_exact_majority_known_values():
         majority_of_k_exact([3], [1], 0)
 
 
+@pytest.mark.slow
 def test_curve_recovers_planted_crowd_accuracy():
     truth = TRUTH["crowd"]["label_accuracy"]
     hits, est = [], []
@@ -370,6 +371,7 @@ def test_agreement_module_is_reused_for_alpha():
 # ---------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_report_structure_determinism_and_json():
     st = _full_study()
     t = st.annotations

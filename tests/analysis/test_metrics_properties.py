@@ -95,6 +95,7 @@ def long_table(matrix: np.ndarray, annotator_names: list[str]) -> pd.DataFrame:
 
 @PROPERTY_SETTINGS
 @given(rating_matrices(), st.sampled_from(LEVELS), st.randoms(use_true_random=False))
+@pytest.mark.slow
 def test_permuting_annotators_changes_nothing(
     case: tuple[np.ndarray, int], level: str, random
 ) -> None:
@@ -193,6 +194,7 @@ def counts_from_ratings(ratings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ],
     ids=["nominal", "interval"],
 )
+@pytest.mark.slow
 def test_bootstrap_interval_covers_population_alpha(
     level: str, simulate, true_alpha: float
 ) -> None:

@@ -209,6 +209,7 @@ def test_report_sections_state_the_reason_when_the_graph_is_disconnected() -> No
 # -- calibration -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_bootstrap_intervals_cover_the_true_ratings_at_about_the_nominal_rate() -> None:
     covered = total = 0
     for seed in range(60):
@@ -245,6 +246,7 @@ def test_prompt_cluster_bootstrap_widens_when_votes_share_a_prompt_effect() -> N
     assert (wide.upper - wide.lower).mean() > 1.3 * (narrow.upper - narrow.lower).mean()
 
 
+@pytest.mark.slow
 def test_a_planted_near_tie_is_not_separated_while_clear_gaps_are() -> None:
     not_separated = separated_clear = clear_pairs = 0
     seeds = range(20)
@@ -264,6 +266,7 @@ def test_a_planted_near_tie_is_not_separated_while_clear_gaps_are() -> None:
     assert separated_clear >= 0.85 * clear_pairs
 
 
+@pytest.mark.slow
 def test_more_votes_needed_matches_what_more_votes_deliver() -> None:
     # The projection from 1,500 votes should land near the votes at which the gap
     # actually separates in half or more of the simulations (power 0.8 by design).

@@ -398,6 +398,7 @@ def test_references_agree_on_baseball(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(REFERENCES_WITH_TIES))
+@pytest.mark.slow
 def test_references_agree_on_simulated_ties(name: str) -> None:
     votes = simulated()
     assert_close(reference(name, votes), reference("scipy", votes), 1e-6, name)

@@ -76,6 +76,7 @@ def test_single_task_table_maps_answers_to_outputs_and_design(db):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_pairwise_votes_are_reported_per_system_after_undoing_the_order(db):
     scenario = build_scenario(mode="pairwise", n_prompts=12, n_systems=2, k=2, n_annotators=2)
     first_system = scenario.systems[0].name
@@ -111,6 +112,7 @@ def test_agreement_report_command_rejects_an_unknown_task(db):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_pairwise_task_report_ranks_the_systems_behind_the_blinded_votes(db):
     scenario = build_scenario(mode="pairwise", n_prompts=30, n_systems=4, k=3, n_annotators=3)
     strength = {system.name: 1.2 * (3 - i) for i, system in enumerate(scenario.systems)}
@@ -173,6 +175,7 @@ def test_a_single_output_task_report_says_why_it_has_no_ranking(db):
 
 
 @pytest.mark.django_db
+@pytest.mark.slow
 def test_the_api_requests_a_task_report_and_serves_its_leaderboard(
     db, django_capture_on_commit_callbacks
 ):

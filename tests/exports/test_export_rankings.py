@@ -102,6 +102,7 @@ def _pdf_text(body: bytes) -> bytes:
     return text
 
 
+@pytest.mark.slow
 def test_csv_zip_holds_the_ranking_tables_with_the_reports_numbers(ranked_report):
     result = orjson.loads(ranked_report.result_json)
     _, _, body = report_render(report=ranked_report, fmt="csv_zip")
@@ -238,6 +239,7 @@ def test_html_has_the_rankings_section_with_figures_and_no_scripts(ranked_report
     assert "xmlns=" not in section_html
 
 
+@pytest.mark.slow
 def test_pdf_is_produced_and_names_the_systems(ranked_report):
     result = orjson.loads(ranked_report.result_json)
     _, content_type, body = report_render(report=ranked_report, fmt="pdf")
@@ -265,6 +267,7 @@ def test_json_export_carries_the_sections_verbatim(ranked_report):
     assert body.endswith(b',"report":' + ranked_report.result_json.encode() + b"}")
 
 
+@pytest.mark.slow
 def test_recomputing_a_ranked_report_from_its_manifest_gives_identical_bytes(ranked_report):
     manifest = orjson.loads(report_render(report=ranked_report, fmt="json")[2])["manifest"]
     recomputed = report_recompute_from_manifest(manifest=manifest)
@@ -273,6 +276,7 @@ def test_recomputing_a_ranked_report_from_its_manifest_gives_identical_bytes(ran
     assert hashlib.sha256(canonical_json(recomputed)).hexdigest() == manifest["result_sha256"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["json", "csv_zip", "html", "pdf"])
 def test_export_jobs_write_every_format_of_a_ranked_report(ranked_report, fmt):
     job = export_job_request(

@@ -338,6 +338,7 @@ rubrics = st.lists(questions(), max_size=6, unique_by=lambda q: q["key"])
 
 @settings(max_examples=200, deadline=None)
 @given(rubrics)
+@pytest.mark.slow
 def test_round_trip_yaml_and_json(generated):
     assert validate_rubric(generated) == []
     original = copy.deepcopy(generated)
