@@ -130,6 +130,7 @@ def _differences(left, right, path=()):
     return [] if left == right else [path]
 
 
+@pytest.mark.slow
 def test_a_task_export_imported_as_a_bundle_gives_the_same_report(tmp_path):
     scenario = _pairwise_study()
     dataset = _import_export(scenario, tmp_path)

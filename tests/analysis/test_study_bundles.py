@@ -100,6 +100,7 @@ def test_the_published_shape_is_what_the_generator_draws():
     assert set(full.truth["crowd_hit_rate"]) == set(TONES)
 
 
+@pytest.mark.slow
 @pytest.mark.django_db
 def test_a_bundle_goes_in_through_the_command_and_every_section_runs(
     project_roles, study, tmp_path

@@ -110,6 +110,7 @@ def test_command_refuses_bad_file_with_nonzero_exit(project_roles, tmp_path):
     assert Output.objects.count() == 0
 
 
+@pytest.mark.slow
 def test_command_exit_status_is_nonzero_from_the_shell(project_roles, tmp_path):
     import os
     import subprocess

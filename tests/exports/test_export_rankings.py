@@ -199,6 +199,7 @@ def test_csv_zip_holds_the_ranking_tables_with_the_reports_numbers(ranked_report
         assert _value(row["smallest_resolvable_gap"]) == needed["smallest_resolvable_gap"]
 
 
+@pytest.mark.slow
 def test_html_has_the_rankings_section_with_figures_and_no_scripts(ranked_report):
     result = orjson.loads(ranked_report.result_json)
     _, _, body = report_render(report=ranked_report, fmt="html")

@@ -42,6 +42,7 @@ def test_json_carries_the_manifest_and_the_stored_report_byte_for_byte(task_repo
     assert task["guideline"]["version"] == 1 and len(task["guideline"]["sha256"]) == 64
 
 
+@pytest.mark.slow
 def test_recomputing_from_the_manifest_gives_identical_numbers(task_report, annotated):
     manifest = orjson.loads(report_render(report=task_report, fmt="json")[2])["manifest"]
     recomputed = report_recompute_from_manifest(manifest=manifest)
