@@ -43,12 +43,12 @@ ITEM_CONTENT_ATTR = "_item_content"
 def _preparing_cursor_class() -> type[Any]:
     from django.db.backends.postgresql.base import ServerBindingCursor
 
-    class PreparingCursor(ServerBindingCursor):  # type: ignore[misc,valid-type]
+    class PreparingCursor(ServerBindingCursor):
         """Binds parameters on the server and always uses a prepared statement."""
 
         def execute(self, query: Any, params: Any = None, **kwargs: Any) -> Any:
             kwargs.setdefault("prepare", True)
-            return super().execute(query, params, **kwargs)
+            return super().execute(query, params, **kwargs)  # type: ignore[misc]
 
     return PreparingCursor
 
@@ -74,10 +74,13 @@ def hot_cursor() -> Any:
             # cursors never prepare whatever the threshold, so nothing else changes.
             raw.prepare_threshold = 2**31
         cursor = _preparing_cursor_class()(raw)
-    return connection._prepare_cursor(cursor)
+    # Django's own wrapping (error translation, query logging); not in its typed API.
+    return connection._prepare_cursor(cursor)  # type: ignore[attr-defined]
 
 
-def _qn(name: str) -> str:
+def _qn(name: str | None) -> str:
+    if name is None:  # concrete fields always have a column; the stubs allow None
+        raise ValueError("a field without a column has no place in raw SQL")
     return connection.ops.quote_name(name)
 
 

@@ -227,7 +227,7 @@ def annotator_progress(*, actor: User, task: Task) -> dict[str, Any]:
         .values_list("per_annotator_cap", "submitted")
     )
     caps = [cap for cap, _ in rows]
-    cap = None if not caps or any(c is None for c in caps) else sum(caps)
+    cap = None if not caps or any(c is None for c in caps) else sum(c or 0 for c in caps)
     return {"submitted": sum(submitted for _, submitted in rows), "cap": cap}
 
 

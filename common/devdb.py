@@ -331,7 +331,6 @@ def _open_path_for(data_dir: Path, owner: tuple[int, int]) -> None:
 
 
 def _run(command: list[str], *, owner: tuple[int, int] | None, cwd: Path, what: str) -> None:
-    user = {"user": owner[0], "group": owner[1]} if owner else {}
     result = subprocess.run(
         command,
         cwd=cwd,
@@ -342,7 +341,8 @@ def _run(command: list[str], *, owner: tuple[int, int] | None, cwd: Path, what: 
         # Its own session: Ctrl-C in the terminal that started it (runserver) leaves the
         # server running for the next command.
         start_new_session=True,
-        **user,  # type: ignore[arg-type]
+        user=owner[0] if owner else None,
+        group=owner[1] if owner else None,
     )
     if result.returncode != 0:
         raise DevDBError(f"Could not {what}:\n{result.stdout}{result.stderr}".rstrip())
