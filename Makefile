@@ -6,18 +6,22 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo demo-stop test test-fast lint install install-dev migrate seed serve clean bench
+.PHONY: demo demo-stop test test-fast lint lock install install-dev migrate seed serve clean bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+# Installs take the exact versions in requirements/*.txt (written by `make lock` from
+# pyproject.toml's ranges), so the demo, the tests and CI compute with the same libraries.
+$(STAMP): pyproject.toml requirements/base.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/base.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
-$(DEV_STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(DEV_STAMP): pyproject.toml requirements/dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements/dev.txt
+	$(BIN)/pip install --quiet --no-deps -e .
 	# irrCAC is an independent AC1/Fleiss implementation the tests compare against; it pins
 	# scipy==1.12 for no reason of its own, so it is installed without its dependencies.
 	$(BIN)/pip install --quiet --no-deps 'irrCAC==0.4.4'
@@ -54,6 +58,11 @@ lint: install-dev
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+## Re-pin every dependency after changing a range in pyproject.toml (needs the dev install for uv).
+lock: install-dev
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --quiet -o requirements/base.txt
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --quiet -o requirements/dev.txt
 
 bench: install-dev
 	$(BIN)/python bench/import_outputs.py
