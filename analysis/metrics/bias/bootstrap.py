@@ -84,6 +84,40 @@ def _bootstrap_counts(rng: np.random.Generator, n: int, n_boot: int) -> np.ndarr
     return rng.multinomial(n, np.full(n, 1.0 / n), size=n_boot).astype(float)
 
 
+@dataclass(frozen=True)
+class LinearStat:
+    """A bootstrap statistic that sees the row weights only through ``W @ matrix``.
+
+    ``finish(sums, mp)`` turns the b x k weighted column sums (and the prompt
+    multiplicities) into the b x m statistics. Knowing this lets a one-way cluster
+    bootstrap sum the rows of each cluster once and weight those sums (``mp @ (P^T M)``)
+    instead of building a b x rows weight matrix per replicate: the replicates are the
+    same draws, and with whole-number matrices (counts, yes/no flags, Likert answers) the
+    same numbers to the last bit, since every partial sum is an exact integer.
+    """
+
+    matrix: sparse.csr_matrix | np.ndarray
+    finish: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+    def __call__(self, w: np.ndarray, mp: np.ndarray) -> np.ndarray:
+        return self.finish(_wsum(w, self.matrix), mp)
+
+    def whole(self) -> bool:
+        """Whether every entry is a whole number small enough for exact float sums."""
+        values = self.matrix.data if sparse.issparse(self.matrix) else self.matrix
+        values = np.asarray(values, dtype=float)
+        return bool(
+            np.all(np.isfinite(values))
+            and np.all(values == np.round(values))
+            and (values.size == 0 or np.abs(values).max() < 2.0**31)
+        )
+
+
+# Cells (replicates x columns) per block of a bootstrap's weighted sums: bounds the
+# memory of one block to ~32 MB of float64 whatever the study's size.
+_BLOCK_CELLS = 4_000_000
+
+
 def _multiplicities(rng: np.random.Generator, n: int, n_boot: int, active: bool) -> np.ndarray:
     if not active:
         return np.ones((n_boot, n))
@@ -108,18 +142,48 @@ def _replicates(
     chunk = max(1, 2_000_000 // max(n_rows, 1))
     parts = []
     if scheme == "rating":
+        # One probability vector for every block: the draws do not depend on the blocks.
+        uniform = np.full(n_rows, 1.0 / n_rows)
         for s in range(0, n_boot, chunk):
             b = min(chunk, n_boot - s)
-            w = rng.multinomial(n_rows, np.full(n_rows, 1.0 / n_rows), size=b).astype(float)
+            w = rng.multinomial(n_rows, uniform, size=b).astype(float)
             with np.errstate(divide="ignore", invalid="ignore"):
                 parts.append(np.atleast_2d(stat(w, np.ones((b, clusters.n_prompts)))))
         return np.vstack(parts)
     mp = _multiplicities(rng, clusters.n_prompts, n_boot, scheme in ("pigeonhole", "prompt"))
     ma = _multiplicities(rng, clusters.n_annotators, n_boot, scheme in ("pigeonhole", "annotator"))
+    if scheme in ("prompt", "annotator") and isinstance(stat, LinearStat) and stat.whole():
+        return _one_way_sums(stat, clusters, mp, ma, scheme)
     for s in range(0, n_boot, chunk):
         w = mp[s : s + chunk][:, clusters.prompt_codes] * ma[s : s + chunk][:, clusters.annot_codes]
         with np.errstate(divide="ignore", invalid="ignore"):
             parts.append(np.atleast_2d(stat(w, mp[s : s + chunk])))
+    return np.vstack(parts)
+
+
+def _one_way_sums(
+    stat: LinearStat, clusters: _Clusters, mp: np.ndarray, ma: np.ndarray, scheme: str
+) -> np.ndarray:
+    """Replicates of a one-way cluster bootstrap of a :class:`LinearStat`: the rows of each
+    cluster are summed once, then weighted by the clusters' multiplicities, block by block
+    (the same numbers as weighting every row, see :class:`LinearStat`)."""
+    codes, n, mult = (
+        (clusters.prompt_codes, clusters.n_prompts, mp)
+        if scheme == "prompt"
+        else (clusters.annot_codes, clusters.n_annotators, ma)
+    )
+    members = _group_sum_matrix(codes, np.ones(len(codes)), n)
+    per_cluster = members.T @ stat.matrix
+    if sparse.issparse(per_cluster):
+        per_cluster = sparse.csr_matrix(per_cluster)
+    else:
+        per_cluster = np.asarray(per_cluster)
+    block = max(1, _BLOCK_CELLS // max(per_cluster.shape[1], n, 1))
+    parts = []
+    for s in range(0, len(mult), block):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            sums = _wsum(mult[s : s + block], per_cluster)
+            parts.append(np.atleast_2d(stat.finish(sums, mp[s : s + block])))
     return np.vstack(parts)
 
 

@@ -22,7 +22,13 @@ import pandas as pd
 from scipy import stats
 
 from analysis.metrics.bias import wording
-from analysis.metrics.bias.bootstrap import _CI, _cluster_ci, _Clusters, _invalid_warning
+from analysis.metrics.bias.bootstrap import (
+    _CI,
+    LinearStat,
+    _cluster_ci,
+    _Clusters,
+    _invalid_warning,
+)
 from analysis.metrics.bias.checks import Check, CheckContext
 from analysis.metrics.bias.common import (
     MIN_POSITIVE_OUTPUTS,
@@ -365,9 +371,8 @@ def _estimate(
     with np.errstate(divide="ignore", invalid="ignore"):
         obs = _derive(x.sum(axis=0)[None, :], k)[0]
     bounds = [_UNIT, _UNIT, None, None] * k + [_SIGNED, None, None, _SIGNED] * (k * (k - 1) // 2)
-    ci_res = _cluster_ci(
-        lambda w, mp: _derive(w @ x, k), obs, clusters, rng, n_bootstrap, level, two_way, bounds
-    )
+    stat = LinearStat(x, lambda sums, mp: _derive(sums, k))
+    ci_res = _cluster_ci(stat, obs, clusters, rng, n_bootstrap, level, two_way, bounds)
     ci = {j: ci_res.pair(j) for j in range(obs.size)}
     warn += _invalid_warning(ci_res.invalid, "detection rates")
     item = df.groupby(rows.out_col).agg(

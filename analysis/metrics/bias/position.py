@@ -16,7 +16,7 @@ import pandas as pd
 from scipy import stats
 
 from analysis.metrics.bias import wording
-from analysis.metrics.bias.bootstrap import _cluster_ci, _Clusters, _invalid_warning
+from analysis.metrics.bias.bootstrap import LinearStat, _cluster_ci, _Clusters, _invalid_warning
 from analysis.metrics.bias.checks import Check, CheckContext
 from analysis.metrics.bias.common import (
     MIN_RATINGS,
@@ -189,7 +189,7 @@ def _estimate(
     warn += clusters.warnings
     obs = _derive(x.sum(0)[None, :])[0]
     ci_res = _cluster_ci(
-        lambda w, mp: _derive(w @ x),
+        LinearStat(x, lambda sums, mp: _derive(sums)),
         obs,
         clusters,
         rng,

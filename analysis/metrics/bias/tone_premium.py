@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import sparse, stats
 
 from analysis.metrics.bias import wording
 from analysis.metrics.bias.bootstrap import (
+    LinearStat,
     _cluster_ci,
     _Clusters,
     _group_sum_matrix,
@@ -256,13 +257,12 @@ def _premium_statistic(
     y = df["y"].to_numpy()
     g_y = _group_sum_matrix(grp, y, 2 * n_pairs)
     g_n = _group_sum_matrix(grp, np.ones(len(df)), 2 * n_pairs)
+    g_yn = sparse.hstack([g_y, g_n]).tocsr()
     pair_prompt = pd.Series(clusters.prompt_codes).groupby(pair).first().to_numpy()
     pair_err = pd.Series(df["_err"].to_numpy() > 0).groupby(pair).first().to_numpy()
 
-    def pair_deltas(w: np.ndarray) -> np.ndarray:
-        s = _wsum(w, g_y)
-        n = _wsum(w, g_n)
-        mean = s / n
+    def pair_deltas(sums: np.ndarray) -> np.ndarray:
+        mean = sums[:, : 2 * n_pairs] / sums[:, 2 * n_pairs :]
         return mean[:, 1::2] - mean[:, 0::2]
 
     def summarise(delta: np.ndarray, wp: np.ndarray) -> np.ndarray:
@@ -277,10 +277,8 @@ def _premium_statistic(
         out.append(out[1] - out[2])
         return np.column_stack(out)
 
-    def stat(w: np.ndarray, mp: np.ndarray) -> np.ndarray:
-        return summarise(pair_deltas(w), mp[:, pair_prompt])
-
-    obs_delta = pair_deltas(np.ones((1, len(df))))[0]
+    stat = LinearStat(g_yn, lambda sums, mp: summarise(pair_deltas(sums), mp[:, pair_prompt]))
+    obs_delta = pair_deltas(_wsum(np.ones((1, len(df))), g_yn))[0]
     obs = summarise(obs_delta[None, :], np.ones((1, n_pairs)))[0]
     return stat, obs_delta, obs, pair_err
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics import agreement
-from analysis.metrics.bias.bootstrap import _bootstrap_counts
+from analysis.metrics.bias.bootstrap import _bootstrap_counts, _group_sum_matrix
 from analysis.metrics.bias.common import _f, to_jsonable
 from analysis.metrics.expert_vs_crowd.common import (
     MIN_UNITS,
@@ -40,12 +40,20 @@ def _pair_rates(c: np.ndarray, e: np.ndarray) -> tuple[np.ndarray, np.ndarray, n
     return pcc, pce, pee
 
 
+def _pair_cells(a: np.ndarray, b: np.ndarray, q: int) -> np.ndarray:
+    """One row per label pair marking its cell of the q x q confusion table."""
+    onehot = np.zeros((len(a), q * q))
+    onehot[np.arange(len(a)), a * q + b] = 1.0
+    return onehot
+
+
 def _kappa_from_pairs(a: np.ndarray, b: np.ndarray, w: np.ndarray, q: int) -> np.ndarray:
     """Cohen's kappa for weighted label pairs; w is (B x pairs). Vectorised over rows."""
-    idx = a * q + b
-    onehot = np.zeros((len(a), q * q))
-    onehot[np.arange(len(a)), idx] = 1.0
-    conf = (w @ onehot).reshape(-1, q, q)
+    return _kappa_from_confusion((w @ _pair_cells(a, b, q)).reshape(-1, q, q))
+
+
+def _kappa_from_confusion(conf: np.ndarray) -> np.ndarray:
+    """Cohen's kappa of each B x q x q confusion table."""
     n = conf.sum(axis=(1, 2))
     po = np.trace(conf, axis1=1, axis2=2) / n
     pe = (conf.sum(2) * conf.sum(1)).sum(1) / n**2
@@ -255,12 +263,21 @@ def _expert_ceiling(
     q = enc.n_categories
     units = loo["units"]
     u_codes, u_idx = np.unique(units, return_inverse=True)
-    wl = _bootstrap_counts(rng, len(u_codes), n_bootstrap)[:, u_idx]
+    # Units are resampled: each unit's ratings are summed once and weighted by how often
+    # the unit is drawn, rather than spreading the draws over every rating (a replicates x
+    # ratings matrix, 1.6 GB at a million annotations). Every sum is a whole number, so
+    # the replicates are the same to the last bit.
+    counts = _bootstrap_counts(rng, len(u_codes), n_bootstrap)
+    members = _group_sum_matrix(u_idx, np.ones(len(u_idx)), len(u_codes)).T.tocsr()
     acc = (loo["own"] == loo["consensus"]).astype(float)
-    ceiling["single_expert_accuracy"] = _est(acc.mean(), (wl @ acc) / wl.sum(1), alpha)
+    ratings = np.asarray(members @ np.ones(len(acc)))
+    ceiling["single_expert_accuracy"] = _est(
+        acc.mean(), (counts @ (members @ acc)) / (counts @ ratings), alpha
+    )
+    cells = _pair_cells(loo["own"], loo["consensus"], q)
     ceiling["cohen_kappa"] = _est(
         _kappa_from_pairs(loo["own"], loo["consensus"], np.ones((1, len(acc))), q)[0],
-        _kappa_from_pairs(loo["own"], loo["consensus"], wl, q),
+        _kappa_from_confusion((counts @ np.asarray(members @ cells)).reshape(-1, q, q)),
         alpha,
     )
     return ceiling

@@ -10,13 +10,14 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from analysis.metrics.bias.bootstrap import (
+    LinearStat,
     _bootstrap_counts,
     _cluster_ci,
     _Clusters,
     _group_sum_matrix,
-    _wsum,
 )
 from analysis.metrics.bias.common import (
     _f,
@@ -61,18 +62,25 @@ def leniency_msd(
     u_codes, _ = pd.factorize(df["unit_id"], sort=True)
     arm = (df[pool_column] == pool).to_numpy().astype(int)
     grp = 2 * u_codes + arm
-    g_y = _group_sum_matrix(grp, df["y"].to_numpy(), 2 * n_units)
-    g_n = _group_sum_matrix(grp, np.ones(len(df)), 2 * n_units)
+    # Sums of answers and of ratings per (unit, pool) side by side: the statistic sees the
+    # bootstrap weights only through them (a LinearStat, summed per cluster once).
+    g_yn = sparse.hstack(
+        [
+            _group_sum_matrix(grp, df["y"].to_numpy(), 2 * n_units),
+            _group_sum_matrix(grp, np.ones(len(df)), 2 * n_units),
+        ]
+    ).tocsr()
     clusters = _Clusters(df)
     unit_prompt = pd.Series(clusters.prompt_codes).groupby(u_codes).first().to_numpy()
 
-    def stat(w: np.ndarray, mp: np.ndarray) -> np.ndarray:
-        mean = _wsum(w, g_y) / _wsum(w, g_n)
+    def finish(sums: np.ndarray, mp: np.ndarray) -> np.ndarray:
+        mean = sums[:, : 2 * n_units] / sums[:, 2 * n_units :]
         d = mean[:, 1::2] - mean[:, 0::2]
         wp = mp[:, unit_prompt]
         ok = np.isfinite(d)
         return ((np.where(ok, d, 0) * wp * ok).sum(1) / (wp * ok).sum(1))[:, None]
 
+    stat = LinearStat(g_yn, finish)
     obs = float(stat(np.ones((1, len(df))), np.ones((1, clusters.n_prompts)))[0, 0])
     ci = _cluster_ci(stat, np.array([obs]), clusters, rng, n_bootstrap, 1 - alpha, two_way)
     lo, hi = ci.pair(0)

@@ -15,14 +15,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy import sparse
 
 from analysis.metrics.bias.bootstrap import (
     _CI,
+    LinearStat,
     _cluster_ci,
     _Clusters,
     _group_sum_matrix,
     _invalid_warning,
-    _wsum,
 )
 from analysis.metrics.bias.common import (
     MIN_POSITIVE_OUTPUTS,
@@ -258,19 +259,26 @@ def _statistic(
     unit_group = np.array([groups.index(t) if t in groups else -1 for t in unit_tone])
     clusters = _Clusters(frame)
     unit_prompt = pd.Series(clusters.prompt_codes).groupby(local).first().to_numpy()
-    g_y = _group_sum_matrix(local, y, n_units)
-    g_n = _group_sum_matrix(local, np.ones(len(frame)), n_units)
     cols = []
     masks = []
     for i, g in enumerate(groups):
         m = np.ones(len(frame), bool) if g == "all" else tone == g
         masks.append(np.ones(n_units, bool) if g == "all" else unit_group == i)
         cols += [y * m * r, m * r, y * m * (1 - r), m * (1 - r)]
-    x = np.column_stack(cols)
+    k = len(cols)
+    # Rates per group, then each unit's flags and ratings: whole numbers, so the one-way
+    # bootstraps sum them per cluster once (LinearStat).
+    matrix = sparse.hstack(
+        [
+            sparse.csr_matrix(np.column_stack(cols)),
+            _group_sum_matrix(local, y, n_units),
+            _group_sum_matrix(local, np.ones(len(frame)), n_units),
+        ]
+    ).tocsr()
 
-    def stat(w: np.ndarray, mp: np.ndarray) -> np.ndarray:
-        s = w @ x
-        share = _wsum(w, g_y) / _wsum(w, g_n)
+    def finish(sums: np.ndarray, mp: np.ndarray) -> np.ndarray:
+        s = sums[:, :k]
+        share = sums[:, k : k + n_units] / sums[:, k + n_units :]
         ok = np.isfinite(share)
         marked = np.where(ok, share > 0.5, False).astype(float)
         wp = mp[:, unit_prompt] * ok
@@ -288,7 +296,7 @@ def _statistic(
             out += [out[6 * c] - out[6 * t], out[6 * t + 3] - out[6 * c + 3]]
         return np.column_stack(out)
 
-    return stat, unit_ref, unit_group, clusters
+    return LinearStat(matrix, finish), unit_ref, unit_group, clusters
 
 
 def _group_block(

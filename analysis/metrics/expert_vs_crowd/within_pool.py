@@ -31,6 +31,34 @@ def _band(alpha_value: float | None) -> str | None:
     return "unreliable (alpha < 0.667)"
 
 
+# Cells (replicates x units x categories) per block of the AC1 bootstrap.
+_AC1_BLOCK_CELLS = 4_000_000
+
+
+def _ac1_replicates(counts: np.ndarray, q: int, idx: np.ndarray) -> np.ndarray:
+    """AC1 of every resample ``counts[idx[b]]`` at once, when every unit is pairable.
+
+    The same arithmetic as :func:`agreement.gwet_ac1` in the same order -- each unit's
+    agreement and category shares once, then per replicate the mean of its units'
+    agreement along a contiguous row (numpy's pairwise sum, as for the 1-d mean) and the
+    shares summed unit after unit -- so every replicate is the loop's to the last bit
+    (tested), in a fraction of the time.
+    """
+    m = counts.sum(axis=1)
+    per_unit = (counts * (counts - 1.0)).sum(axis=1) / (m * (m - 1.0))
+    unit_shares = counts / m[:, None]
+    n_boot, n = idx.shape
+    out = np.empty(n_boot)
+    block = max(1, _AC1_BLOCK_CELLS // max(n * counts.shape[1], 1))
+    for s in range(0, n_boot, block):
+        rows = idx[s : s + block]
+        observed = per_unit[rows].mean(axis=1)
+        shares = unit_shares[rows].sum(axis=1) / n
+        chance = (shares * (1.0 - shares)).sum(axis=1) / (q - 1)
+        out[s : s + block] = (observed - chance) / (1.0 - chance)
+    return out
+
+
 def _ac1_with_ci(
     counts: np.ndarray, q: int, rng: np.random.Generator, n_boot: int, alpha: float
 ) -> dict[str, Any]:
@@ -41,11 +69,14 @@ def _ac1_with_ci(
     n = len(counts)
     # Unit bootstrap, like agreement.krippendorff_alpha's, so the two intervals compare.
     idx = rng.integers(0, n, size=(n_boot, n))
-    reps = np.full(n_boot, np.nan)
-    for b in range(n_boot):
-        c = agreement.gwet_ac1(counts[idx[b]], n_categories=q)
-        if c.defined:
-            reps[b] = c.value
+    if (counts.sum(axis=1) >= 2).all():
+        reps = _ac1_replicates(counts, q, idx)
+    else:
+        reps = np.full(n_boot, np.nan)
+        for b in range(n_boot):
+            c = agreement.gwet_ac1(counts[idx[b]], n_categories=q)
+            if c.defined:
+                reps[b] = c.value
     lo, hi = _ci(reps, alpha)
     out.update(
         {
