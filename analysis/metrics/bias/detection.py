@@ -173,8 +173,10 @@ def error_detection_by_tone(
     of methods.md A1 -- and p = (1 + #{|D*| >= |D|}) / (B + 1); where no stratum holds
     both tones, the bootstrap's Wald p is used instead. False-alarm and d' gaps use the
     bootstrap's Wald p. Holm's step-down adjustment runs over the pairs, per measure.
-    Fewer than 30 known-error outputs in a tone is "insufficient data": its numbers are
-    shown, but no effect is claimed (no flag, ``flagged`` false).
+    A tone with fewer than 5 known-error outputs is "insufficient data": it gets no rates
+    and enters no contrast, so no effect is ever claimed on it. Between 5 and 29 the
+    numbers come with the ``insufficient_data`` warning flag (methods.md A5); the
+    clustered intervals carry the uncertainty of so few outputs.
     Per-rating rates are primary; aggregating flags by majority first hides the effect
     (methods.md s8), so item-level rates are descriptive only and name their rule.
     """
@@ -222,8 +224,7 @@ def _shaped(
 ) -> dict[str, Any]:
     """The check's result: numbers, flags and the verdict (who rated, treated, control)."""
     head = est.pair_col(0, 1, _GAP_HR)
-    insufficient = _insufficient(est, est.tones[:2])
-    extra: dict[str, Any] = {"flagged": False} if insufficient or est.circular else {}
+    extra: dict[str, Any] = {"flagged": False} if est.circular else {}
     if est.circular:
         extra["not_a_finding"] = est.circular
     return _result(
@@ -240,7 +241,7 @@ def _shaped(
         ),
         null_value=0.0,
         counts=rows.counts,
-        verdict=wording.detection_verdict(est, *verdict, insufficient=insufficient),
+        verdict=wording.detection_verdict(est, *verdict),
         warnings_=rows.warn,
         flags=[] if est.circular else _flags(est, alpha),
         reference=REFERENCE,
@@ -305,7 +306,7 @@ def _detection_rows(
     if headline is None and min(pos_out[t] for t in pair) < MIN_POSITIVE_OUTPUTS_WARN:
         warn.append(
             f"fewer than {MIN_POSITIVE_OUTPUTS_WARN} known-error outputs per tone arm "
-            f"({_named_counts(pos_out, pair)}): insufficient data, no effect is claimed; "
+            f"({_named_counts(pos_out, pair)}); "
             "methods.md A5: detecting HR 0.25 vs 0.13 needs ~167 per arm"
         )
     ratings_per_output = df.groupby(out_col).size()
@@ -551,10 +552,7 @@ def _contrasts(
             block[name]["p_value_holm"] = p
     for block in blocks:
         p = block["hit_rate_gap"].get("p_value_holm")
-        # Few known-error outputs never make a finding, whatever the p-value says.
-        block["hit_rate_differs"] = bool(
-            not block["insufficient_data"] and p is not None and p < alpha
-        )
+        block["hit_rate_differs"] = bool(p is not None and p < alpha)
     return blocks
 
 
@@ -622,13 +620,13 @@ def _skipped_block(rows: DetectionRows, t: str, reason: str) -> dict[str, Any]:
 
 
 def _flags(est: Detection, alpha: float) -> list[str]:
-    """methods.md A5: too few known-error outputs (and then nothing else: no effect is
-    claimed on few outputs); the treated tone hides errors (CI above 0, or a gap of 0.10
-    or more as a warning); flags that do not beat chance (d' CI spans 0); some other pair
-    of tones differs in hit rate after Holm's correction."""
-    if _insufficient(est, est.tones[:2]):
-        return ["insufficient_data"]
+    """methods.md A5: too few known-error outputs (a warning); the treated tone hides
+    errors (CI above 0, or a gap of 0.10 or more as a warning); flags that do not beat
+    chance (d' CI spans 0); some other pair of tones differs in hit rate after Holm's
+    correction."""
     flags: list[str] = []
+    if _insufficient(est, est.tones[:2]):
+        flags.append("insufficient_data")
     head = est.pair_col(0, 1, _GAP_HR)
     lo, _ = est.ci[head]
     if lo is not None and lo > 0:

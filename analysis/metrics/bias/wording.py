@@ -99,9 +99,7 @@ def assertiveness_verdict(
     return verdict + "; quality-on-assertiveness model not fitted"
 
 
-def detection_verdict(
-    est: Detection, label: str, treated: str, control: str, *, insufficient: bool = False
-) -> str:
+def detection_verdict(est: Detection, label: str, treated: str, control: str) -> str:
     bt, bc = est.by_tone[treated], est.by_tone[control]
     head = est.pair_col(0, 1, 0)
     lo, hi = est.ci[head]
@@ -114,12 +112,6 @@ def detection_verdict(
         f"{_pct(bc['false_alarm_rate'])} {_pct_ci(*bc['false_alarm_rate_ci'])} ({control}); "
         f"d' {_num(bt['d_prime'])} vs {_num(bc['d_prime'])}"
     )
-    if insufficient:
-        verdict = (
-            f"insufficient data: {est.pos_out[treated]} {treated} and {est.pos_out[control]} "
-            f"{control} outputs with known errors (30 per tone are needed before a "
-            f"difference is claimed); {verdict}"
-        )
     if est.circular:
         verdict = f"not a finding (the reference is made from these raters' labels): {verdict}"
     if len(est.tones) > 2:

@@ -150,8 +150,8 @@ def detection_against_experts(
     the crowd's ratings (:func:`analysis.metrics.bias.bootstrap._cluster_ci`); a resampled
     annotator's ratings count with their multiplicity in the majority too. The reference is
     held fixed (see :data:`FIXED_REFERENCE`). A tone with fewer than 5 reference-error units
-    has no rates; with fewer than 30 its numbers say ``insufficient_data`` and nothing is
-    flagged. The experts are not checked against their own reference: that would be
+    has no rates (and no flag); with fewer than 30 its numbers carry ``insufficient_data``
+    as a warning. The experts are not checked against their own reference: that would be
     circular, and the block says so.
 
     Returns
@@ -333,8 +333,7 @@ def _group_block(
 
     ur = cell(3)
     flag = (
-        not counts["insufficient_data"]
-        and ur["estimate"] is not None
+        ur["estimate"] is not None
         and ur["estimate"] >= UNDER_REPORTING_FLAG
         and ur["ci_low"] is not None
         and ur["ci_low"] > 0
