@@ -373,31 +373,13 @@ def annotator_agreement(
     """
     if min_annotator_items < 1:
         raise ValueError("min_annotator_items must be at least 1")
-    counts = data.value_counts()
-    per_rating = _consensus_per_rating(data, counts)
+    per_rating = _consensus_per_rating(data, data.value_counts())
     annotator, n_annotators = data.annotator_index, data.n_annotators
     compared = per_rating["compared"]
     n_items = np.bincount(annotator, minlength=n_annotators)
     n_compared = np.bincount(annotator[compared], minlength=n_annotators)
-    agree_share = _per_annotator_mean(
-        annotator, per_rating["agrees"].astype(float), compared, n_annotators
-    )
-    pairwise = per_rating["pairwise"]
-    pairwise_share = _per_annotator_mean(
-        annotator, np.nan_to_num(pairwise), ~np.isnan(pairwise), n_annotators
-    )
-    if data.level == "nominal":
-        score_name, higher_is_better = "consensus_agreement", True
-        scores = agree_share
-        extra: dict[str, np.ndarray] = {}
-    else:
-        deviation = np.nan_to_num(per_rating["deviation"])
-        abs_deviation = _per_annotator_mean(annotator, np.abs(deviation), compared, n_annotators)
-        signed_deviation = _per_annotator_mean(annotator, deviation, compared, n_annotators)
-        score_name, higher_is_better = "mean_abs_deviation", False
-        scores = abs_deviation
-        extra = {"mean_abs_deviation": abs_deviation, "mean_signed_deviation": signed_deviation}
-
+    shares, score_name, higher_is_better = _annotator_scores(data, per_rating)
+    scores = shares[score_name]
     pool_lookup = pool_of_annotator or {}
     pools = np.array(
         [str(pool_lookup.get(str(a)) or "all") for a in data.annotator_ids], dtype=object
@@ -413,10 +395,8 @@ def annotator_agreement(
             "pool": pools[index],
             "n_items": int(n_items[index]),
             "n_compared": int(n_compared[index]),
-            "consensus_agreement": _float_or_none(agree_share[index]),
-            "pairwise_agreement_with_others": _float_or_none(pairwise_share[index]),
         }
-        for name, values in extra.items():
+        for name, values in shares.items():
             entry[name] = _float_or_none(values[index])
         entry["gold"] = gold_by_annotator[index] if gold_by_annotator is not None else None
         entry["flag"] = flags[index]
@@ -437,6 +417,37 @@ def annotator_agreement(
         "pools": pool_stats,
         "annotators": annotators,
     }
+
+
+def _annotator_scores(
+    data: ReliabilityData, per_rating: dict[str, np.ndarray]
+) -> tuple[dict[str, np.ndarray], str, bool]:
+    """Per annotator: share agreeing with the consensus, with each other annotator, and
+    (ordered scales) mean absolute and signed deviation; the flagging score's name and
+    whether higher is better."""
+    annotator, n_annotators = data.annotator_index, data.n_annotators
+    compared = per_rating["compared"]
+    agree_share = _per_annotator_mean(
+        annotator, per_rating["agrees"].astype(float), compared, n_annotators
+    )
+    pairwise = per_rating["pairwise"]
+    pairwise_share = _per_annotator_mean(
+        annotator, np.nan_to_num(pairwise), ~np.isnan(pairwise), n_annotators
+    )
+    shares = {
+        "consensus_agreement": agree_share,
+        "pairwise_agreement_with_others": pairwise_share,
+    }
+    if data.level == "nominal":
+        return shares, "consensus_agreement", True
+    deviation = np.nan_to_num(per_rating["deviation"])
+    shares["mean_abs_deviation"] = _per_annotator_mean(
+        annotator, np.abs(deviation), compared, n_annotators
+    )
+    shares["mean_signed_deviation"] = _per_annotator_mean(
+        annotator, deviation, compared, n_annotators
+    )
+    return shares, "mean_abs_deviation", False
 
 
 def gold_comparison(
@@ -548,22 +559,7 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
     pairable = np.flatnonzero(m >= 2)
     marginals = counts[pairable].sum(axis=0)
     n_pairable_values = marginals.sum()
-    if data.level == "interval":
-        centred = data.positions - (
-            (marginals @ data.positions) / n_pairable_values if n_pairable_values else 0.0
-        )
-        sum_x = counts[pairable] @ centred
-        sum_x2 = counts[pairable] @ centred**2
-        mp = m[pairable]
-        scores = np.clip(2.0 * (mp * sum_x2 - sum_x**2), 0.0, None) / (mp * (mp - 1.0))
-        total_x, total_x2 = marginals @ centred, marginals @ centred**2
-        expected_sum = 2.0 * (n_pairable_values * total_x2 - total_x**2)
-    else:
-        distance = distance_matrix(data.positions, data.level, marginals)
-        sub = counts[pairable]
-        mp = m[pairable]
-        scores = ((sub @ distance) * sub).sum(axis=1) / (mp * (mp - 1.0))
-        expected_sum = float(marginals @ distance @ marginals)
+    scores, expected_sum = _unit_scores(data, counts[pairable], m[pairable], marginals)
     expected = (
         expected_sum / (n_pairable_values * (n_pairable_values - 1.0))
         if n_pairable_values >= 2 and expected_sum > 1e-12 * n_pairable_values**2
@@ -576,24 +572,10 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
     else:
         expected_reason = "no variation among ratings"
     order = np.lexsort((data.unit_ids[pairable].astype(str), -scores))[:top_n]
-    contested = []
-    for position in order:
-        unit = pairable[position]
-        present = np.flatnonzero(counts[unit])
-        contested.append(
-            {
-                "unit_id": str(data.unit_ids[unit]),
-                "n_ratings": int(m[unit]),
-                "disagreement": float(scores[position]),
-                "disagreement_vs_chance": (
-                    float(scores[position] / expected) if expected else None
-                ),
-                "ratings": [
-                    {"label": json_label(data.labels[c]), "count": int(counts[unit, c])}
-                    for c in present
-                ],
-            }
-        )
+    contested = [
+        _contested_unit(data, counts, pairable[position], float(scores[position]), expected)
+        for position in order
+    ]
     metric = {
         "nominal": "1 - share of agreeing rating pairs within the unit",
         "ordinal": "mean squared ordinal distance between the unit's rating pairs",
@@ -611,4 +593,39 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
             "max": float(scores.max()) if len(scores) else None,
         },
         "most_contested": contested,
+    }
+
+
+def _unit_scores(
+    data: ReliabilityData, sub: np.ndarray, mp: np.ndarray, marginals: np.ndarray
+) -> tuple[np.ndarray, float]:
+    """Each pairable unit's mean pair distance, and the sum behind the expected
+    disagreement (see :func:`unit_disagreement`)."""
+    n_pairable_values = marginals.sum()
+    if data.level == "interval":
+        centred = data.positions - (
+            (marginals @ data.positions) / n_pairable_values if n_pairable_values else 0.0
+        )
+        sum_x = sub @ centred
+        sum_x2 = sub @ centred**2
+        scores = np.clip(2.0 * (mp * sum_x2 - sum_x**2), 0.0, None) / (mp * (mp - 1.0))
+        total_x, total_x2 = marginals @ centred, marginals @ centred**2
+        return scores, 2.0 * (n_pairable_values * total_x2 - total_x**2)
+    distance = distance_matrix(data.positions, data.level, marginals)
+    scores = ((sub @ distance) * sub).sum(axis=1) / (mp * (mp - 1.0))
+    return scores, float(marginals @ distance @ marginals)
+
+
+def _contested_unit(
+    data: ReliabilityData, counts: np.ndarray, unit: int, score: float, expected: float | None
+) -> dict[str, Any]:
+    present = np.flatnonzero(counts[unit])
+    return {
+        "unit_id": str(data.unit_ids[unit]),
+        "n_ratings": int(counts[unit].sum()),
+        "disagreement": score,
+        "disagreement_vs_chance": float(score / expected) if expected else None,
+        "ratings": [
+            {"label": json_label(data.labels[c]), "count": int(counts[unit, c])} for c in present
+        ],
     }

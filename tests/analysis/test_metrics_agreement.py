@@ -244,8 +244,8 @@ def test_memory_guarded_paths_give_the_package_value(monkeypatch: pytest.MonkeyP
     matrix = random_matrix(3, n_annotators=6, n_units=80, n_values=7)
     counts, domain = value_counts_from_matrix(matrix)
     reference = {lvl: krippendorff_alpha(counts, domain, lvl).value for lvl in agreement.LEVELS}
-    monkeypatch.setattr(agreement, "_PACKAGE_MAX_CELLS", 0)
-    monkeypatch.setattr(agreement, "_DENSE_COINCIDENCE_MAX_CELLS", 0)
+    monkeypatch.setattr(agreement.alpha, "_PACKAGE_MAX_CELLS", 0)
+    monkeypatch.setattr(agreement.alpha, "_DENSE_COINCIDENCE_MAX_CELLS", 0)
     for level, value in reference.items():
         guarded = krippendorff_alpha(counts, domain, level)
         assert "memory guard" in guarded.method
@@ -260,7 +260,7 @@ def test_bootstrap_replicates_are_unit_resamples(
     """Each weighted-sum replicate equals krippendorff.alpha on the explicitly resampled
     units (same draws), i.e. the fast bootstrap is exactly the unit bootstrap."""
     if sparse_path:
-        monkeypatch.setattr(agreement, "_DENSE_COINCIDENCE_MAX_CELLS", 0)
+        monkeypatch.setattr(agreement.alpha, "_DENSE_COINCIDENCE_MAX_CELLS", 0)
     matrix = random_matrix(11, n_annotators=4, n_units=25, n_values=5)
     counts, domain = value_counts_from_matrix(matrix)
     pairable = counts[counts.sum(axis=1) >= 2]
@@ -305,8 +305,8 @@ def test_pairwise_kappas_match_sklearn_for_every_pair(
     small_blocks: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     if small_blocks:  # one annotator per block, and the sorted-key lookup of pairs
-        monkeypatch.setattr(agreement, "_CO_RATING_BLOCK_CELLS", 1)
-        monkeypatch.setattr(agreement, "_DENSE_PAIR_LOOKUP_MAX", 0)
+        monkeypatch.setattr(agreement.kappa, "_CO_RATING_BLOCK_CELLS", 1)
+        monkeypatch.setattr(agreement.kappa, "_DENSE_PAIR_LOOKUP_MAX", 0)
     matrix = random_matrix(2, n_annotators=7, n_units=60, n_values=4, missing=0.4)
     spec = {"level": "ordinal"}
     data = reliability_data(long_table(matrix), "q", spec)
@@ -535,7 +535,7 @@ def test_value_counts_from_matrix_rejects_bad_shapes_and_values() -> None:
 
 
 def test_value_counts_table_guards_memory(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(agreement, "_MAX_COUNT_CELLS", 10)
+    monkeypatch.setattr(agreement.data, "_MAX_COUNT_CELLS", 10)
     with pytest.raises(ValueError, match="bin"):
         value_counts_table(np.array([0]), np.array([0]), 4, 4)
 
