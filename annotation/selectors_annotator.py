@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from django.db.models import OuterRef, Q, Subquery
+from django.db.models import OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -285,12 +285,6 @@ def annotator_completion(*, actor: User, task: Task) -> dict[str, Any]:
     if worker is not None and worker.task_pool.pool.kind == PoolKind.CROWD:
         code = worker.task_pool.worker_completion_code(actor.pk)
     return {"done": worker is not None, "completion_code": code, "progress": progress}
-
-
-def annotator_has_crowd_pool(*, actor: User, task: Task) -> bool:
-    return TaskPool.objects.filter(
-        Q(pool__kind=PoolKind.CROWD), task=task, pool__members__user=actor
-    ).exists()
 
 
 def crowd_link_worker_limit(*, task_pool: TaskPool) -> int:

@@ -70,10 +70,6 @@ class GuidelineNotCleared(ApplicationError):
     """The annotator must acknowledge the task's guideline version (or pass its quiz) first."""
 
 
-class NoWork(ApplicationError):
-    """Nothing left for this annotator (quota done or queue empty)."""
-
-
 # -- clearance ----------------------------------------------------------------------
 
 # (annotator, guideline version, quiz required) known to be cleared -> until when the
@@ -423,14 +419,6 @@ _QUEUE_HEAD = (-1, 0)
 def _wants_gold(*, task_pool: TaskPool, served: int, gold_served: int) -> bool:
     # Keep each annotator's running share of gold at the pool's gold share.
     return task_pool.gold_share > 0 and gold_served < task_pool.gold_share * (served + 1)
-
-
-def task_pools_for_annotator(*, actor: User, task: Task) -> list[TaskPool]:
-    return list(
-        TaskPool.objects.filter(task=task, pool__members__user=actor, slots_created=True).order_by(
-            "pk"
-        )
-    )
 
 
 @transaction.atomic
