@@ -9,7 +9,11 @@ resamples per alpha, breakdowns by pool, guideline version and system, 200 gold 
 * ``sparse-nominal``: 200 annotators, each unit rated by 50 of them, 4 nominal labels
   (19,900 annotator pairs for Cohen's kappa);
 * ``slider-interval``: 50 annotators, answers 0-100 (101 distinct values) at interval level;
-* ``pairwise``: 50 annotators, "A"/"B"/"tie" votes with counterbalanced display order.
+* ``pairwise``: 50 annotators, "A"/"B"/"tie" votes with counterbalanced display order;
+* ``expert-vs-crowd``: the dense-ordinal study's expert-vs-crowd section alone (10 experts,
+  40 crowd workers; agreement within and across the pools, the reference's reliability,
+  leniency with its two-way cluster bootstrap), the part of ``bench/agreement.py``'s
+  report that is not the agreement report, without the database.
 
 Prints wall time and peak resident memory (``ru_maxrss``) of each report.
 """
@@ -23,6 +27,7 @@ import time
 import numpy as np
 import pandas as pd
 
+from analysis.metrics.expert_vs_crowd import expert_vs_crowd_report
 from analysis.metrics.report import agreement_report
 
 N_UNITS = 20_000
@@ -94,9 +99,29 @@ def scenario(name: str, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     return table, {"q": spec}
 
 
+def expert_vs_crowd() -> None:
+    table, questions = scenario("dense-ordinal")
+    table = table.rename(columns={"q": "quality"}).assign(question="quality")
+    start = time.perf_counter()
+    section = expert_vs_crowd_report(
+        table, {"quality": "quality"}, specs={"quality": questions["q"]}, n_bootstrap=1000
+    )
+    elapsed = time.perf_counter() - start
+    leniency = section["bias_indices"]["pools"]["crowd"]["leniency_msd"]
+    print(
+        f"{'expert-vs-crowd':16s} rows={len(table):,} section {elapsed:5.1f} s, peak RSS "
+        f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB; leniency "
+        f"{leniency['estimate']:+.4f} [{leniency['ci_low']:+.4f}, {leniency['ci_high']:+.4f}]",
+        flush=True,
+    )
+
+
 def main() -> None:
     names = sys.argv[1:] or ["dense-ordinal", "sparse-nominal", "slider-interval", "pairwise"]
     for name in names:
+        if name == "expert-vs-crowd":
+            expert_vs_crowd()
+            continue
         table, questions = scenario(name)
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         start = time.perf_counter()

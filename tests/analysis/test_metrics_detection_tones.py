@@ -45,6 +45,7 @@ def _result(study: str, seed: int, treated: str = "assertive", control: str = "h
     )
 
 
+@pytest.mark.slow
 def test_every_tone_gets_rates_and_d_prime_covering_the_planted_values():
     truth = STUDY.truth()
     covered = {"hit_rate": [], "false_alarm_rate": [], "d_prime": []}
@@ -156,6 +157,7 @@ def test_few_known_error_outputs_say_insufficient_data_never_an_effect():
     assert any("fewer than 30 known-error outputs" in w for w in few["warnings"])
 
 
+@pytest.mark.slow
 def test_no_tone_difference_rarely_flags_any_pair():
     flagged = []
     for seed in range(500, 520):

@@ -89,7 +89,16 @@ def _ols_two_way(data: pd.DataFrame, formula: str) -> tuple[pd.Series, pd.DataFr
     import statsmodels.formula.api as smf
     from statsmodels.stats.sandwich_covariance import cov_cluster, cov_cluster_2groups
 
-    res = smf.ols(formula, data).fit()
+    with warnings.catch_warnings(record=True) as caught:
+        # statsmodels warns of a rank-deficient design (an annotator effect confounded with
+        # the others): the coefficients reported are still identified, and the note says so
+        # instead of a warning printed on the console.
+        warnings.simplefilter("always")
+        res = smf.ols(formula, data).fit()
+    rank_deficient = any("rank-deficient" in str(w.message) for w in caught)
+    for w in caught:
+        if "rank-deficient" not in str(w.message):
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     g1 = pd.factorize(data["prompt_id"].astype(str))[0]
     g2 = pd.factorize(data["annotator_id"].astype(str))[0]
     cov, _, _ = cov_cluster_2groups(res, g1, g2)
@@ -98,6 +107,8 @@ def _ols_two_way(data: pd.DataFrame, formula: str) -> tuple[pd.Series, pd.DataFr
         # The additive two-way formula can be non-PSD in small samples; fall back one-way.
         cov = cov_cluster(res, g1)
         note = "prompt-cluster-robust (two-way covariance was not positive)"
+    if rank_deficient:
+        note += "; the design is rank-deficient (some annotator effects are not identified)"
     names = list(res.params.index)
     return res.params, pd.DataFrame(cov, index=names, columns=names), note
 
