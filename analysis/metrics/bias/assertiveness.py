@@ -252,24 +252,15 @@ def _assertiveness_slope(
     return c["estimate"], c["ci_low"], c["ci_high"], c["p_value"], "mixedlm"
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return perceived_assertiveness_check(
-        group,
-        rng=ctx.rng(CHECK),
-        quality_question=ctx.questions["quality"],
-        assertiveness_question=ctx.questions["assertiveness"],
-        treated=ctx.treated,
-        control=ctx.control,
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        fit_model=ctx.include_mixed_model,
-        label=ctx.label,
-    )
+def _fit_model(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
+    return {"fit_model": ctx.include_mixed_model}
 
 
 SPEC = Check(
     name=CHECK,
-    roles=("quality", "assertiveness"),
+    estimate=perceived_assertiveness_check,
+    questions={"quality_question": "quality", "assertiveness_question": "assertiveness"},
     columns=("output_id",),
-    run=_run,
+    settings=("rng", "treated", "control", "n_bootstrap", "alpha", "label"),
+    derived=_fit_model,
 )

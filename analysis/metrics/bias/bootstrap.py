@@ -262,12 +262,16 @@ def _cluster_ci(
         return empty
     df = None
     if clusters.mode == "two-way" and two_way == "cgm":
-        lows, highs, ses, worst = _cgm_intervals(stat, obs, clusters, rng, n_boot, level)
+        reps = {
+            s: _replicates(stat, clusters, rng, n_boot, s)
+            for s in ("prompt", "annotator", "rating")
+        }
+        lows, highs, ses, worst = _cgm_bounds(reps, obs, clusters, level)
         df = float(max(min(clusters.n_prompts, clusters.n_annotators) - 1, 1))
     else:
         if two_way not in TWO_WAY_METHODS:
             raise ValueError(f"two_way must be one of {say(TWO_WAY_METHODS)}")
-        lows, highs, ses, worst = _percentile_intervals(stat, obs, clusters, rng, n_boot, level)
+        lows, highs, ses, worst = _percentile_bounds(_bootstrap(stat, clusters, rng, n_boot), level)
     if bounds is not None:
         for j, bd in enumerate(bounds):
             if bd is not None and lows[j] is not None:
@@ -279,24 +283,17 @@ def _cluster_ci(
 _Intervals = tuple[list[float | None], list[float | None], list[float | None], float]
 
 
-def _cgm_intervals(
-    stat: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    obs: np.ndarray,
-    clusters: _Clusters,
-    rng: np.random.Generator,
-    n_boot: int,
-    level: float,
+def _cgm_bounds(
+    reps: dict[str, np.ndarray], obs: np.ndarray, clusters: _Clusters, level: float
 ) -> _Intervals:
-    """t intervals from V_prompt + V_annotator - V_rating (see :func:`_cluster_ci`);
-    (lows, highs, SEs, worst share of undefined replicates)."""
+    """t intervals from V_prompt + V_annotator - V_rating of the three one-way bootstraps
+    (see :func:`_cluster_ci`): lows, highs, SEs and the worst share of undefined
+    replicates."""
     a = (1.0 - level) / 2.0
     lows: list[float | None] = []
     highs: list[float | None] = []
     ses: list[float | None] = []
     worst = 0.0
-    reps = {
-        s: _replicates(stat, clusters, rng, n_boot, s) for s in ("prompt", "annotator", "rating")
-    }
     # Few-cluster correction (Cameron, Gelbach & Miller 2008/2011): t quantile with
     # G - 1 degrees of freedom, G = the smaller cluster count.
     g = min(clusters.n_prompts, clusters.n_annotators)
@@ -324,24 +321,16 @@ def _cgm_intervals(
     return lows, highs, ses, worst
 
 
-def _percentile_intervals(
-    stat: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    obs: np.ndarray,
-    clusters: _Clusters,
-    rng: np.random.Generator,
-    n_boot: int,
-    level: float,
-) -> _Intervals:
-    """Percentile intervals of the pigeonhole (or one-way) replicates."""
+def _percentile_bounds(reps: np.ndarray, level: float) -> _Intervals:
+    """Percentile intervals of each statistic's pigeonhole (or one-way) replicates."""
     lows: list[float | None] = []
     highs: list[float | None] = []
     ses: list[float | None] = []
     worst = 0.0
-    reps_one = _bootstrap(stat, clusters, rng, n_boot)
-    for j in range(obs.size):
-        lo, hi, inv = _percentile_ci(reps_one[:, j], level)
+    for j in range(reps.shape[1]):
+        lo, hi, inv = _percentile_ci(reps[:, j], level)
         worst = max(worst, inv)
-        fin = reps_one[:, j][np.isfinite(reps_one[:, j])]
+        fin = reps[:, j][np.isfinite(reps[:, j])]
         lows.append(lo)
         highs.append(hi)
         ses.append(float(fin.std(ddof=1)) if lo is not None else None)

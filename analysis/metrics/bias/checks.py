@@ -39,6 +39,12 @@ class CheckContext:
         return stable_rng(self.seed, self.pool, check)
 
 
+# The report settings most checks take, by the keyword they share with the context
+# ("rng" is the check's own stream).
+CLUSTERED = ("rng", "n_bootstrap", "alpha", "two_way", "label")
+RANDOMIZED = (*CLUSTERED, "n_permutations", "treated", "control")
+
+
 @dataclass(frozen=True)
 class Check:
     """One bias check in the report.
@@ -47,22 +53,44 @@ class Check:
     ----------
     name : str
         Its key in the report's ``checks``.
-    roles : tuple of str
-        Question roles whose questions must have answers in the table.
+    estimate : callable
+        The check: ``estimate(rows of one pool, **arguments)`` -> its result dict.
+    questions : mapping
+        Its question keyword -> the role whose question it takes; those questions must
+        have answers in the table.
     columns : tuple of str
         Design columns the table must have.
-    run : callable
-        ``run(rows of one pool, context)`` -> the check's result dict.
+    settings : tuple of str
+        Report settings it takes, by the :class:`CheckContext` field of the same name.
+    derived : callable, optional
+        ``derived(rows, context)`` -> further arguments that depend on the data or pool.
     absent : (computed, reason) or None
-        What the report says when the roles or columns are missing; None leaves the
+        What the report says when the questions or columns are missing; None leaves the
         check out of the report instead.
     mixed_model : bool
         The check is a mixed-model fit, run only when the report includes them.
     """
 
     name: str
-    roles: tuple[str, ...]
+    estimate: Callable[..., dict[str, Any]]
+    questions: Mapping[str, str]
     columns: tuple[str, ...]
-    run: Callable[[pd.DataFrame, CheckContext], dict[str, Any]]
+    settings: tuple[str, ...]
+    derived: Callable[[pd.DataFrame, CheckContext], dict[str, Any]] | None = None
     absent: tuple[str, str] | None = None
     mixed_model: bool = False
+
+    @property
+    def roles(self) -> tuple[str, ...]:
+        return tuple(self.questions.values())
+
+    def run(self, group: pd.DataFrame, context: CheckContext) -> dict[str, Any]:
+        """The check on one pool's rows, with the report's settings."""
+        arguments: dict[str, Any] = {
+            keyword: context.questions[role] for keyword, role in self.questions.items()
+        }
+        for name in self.settings:
+            arguments[name] = context.rng(self.name) if name == "rng" else getattr(context, name)
+        if self.derived is not None:
+            arguments.update(self.derived(group, context))
+        return self.estimate(group, **arguments)

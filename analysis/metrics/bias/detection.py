@@ -29,7 +29,7 @@ from analysis.metrics.bias.bootstrap import (
     _Clusters,
     _invalid_warning,
 )
-from analysis.metrics.bias.checks import Check, CheckContext
+from analysis.metrics.bias.checks import RANDOMIZED, Check
 from analysis.metrics.bias.common import (
     MIN_POSITIVE_OUTPUTS,
     MIN_POSITIVE_OUTPUTS_WARN,
@@ -179,6 +179,8 @@ def error_detection_by_tone(
     clustered intervals carry the uncertainty of so few outputs.
     Per-rating rates are primary; aggregating flags by majority first hides the effect
     (methods.md s8), so item-level rates are descriptive only and name their rule.
+
+    Longer than the house limit of 80 lines only by this documentation.
     """
     computed = (
         f"per-rating hit rate on known-error outputs, {control} minus {treated} "
@@ -640,25 +642,11 @@ def _flags(est: Detection, alpha: float) -> list[str]:
     return flags
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return error_detection_by_tone(
-        group,
-        rng=ctx.rng(CHECK),
-        error_flag_question=ctx.questions["error_flag"],
-        treated=ctx.treated,
-        control=ctx.control,
-        n_bootstrap=ctx.n_bootstrap,
-        n_permutations=ctx.n_permutations,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        label=ctx.label,
-    )
-
-
 SPEC = Check(
     name=CHECK,
-    roles=("error_flag",),
+    estimate=error_detection_by_tone,
+    questions={"error_flag_question": "error_flag"},
     columns=("tone", "n_known_errors"),
-    run=_run,
+    settings=RANDOMIZED,
     absent=("detection by tone", "no error-flag question or tone/error columns"),
 )

@@ -15,7 +15,7 @@ from scipy import stats
 
 from analysis.metrics.bias import wording
 from analysis.metrics.bias.bootstrap import _cluster_ci, _Clusters, _invalid_warning
-from analysis.metrics.bias.checks import Check, CheckContext
+from analysis.metrics.bias.checks import CLUSTERED, Check
 from analysis.metrics.bias.common import (
     MIN_RATINGS,
     Undefined,
@@ -69,15 +69,11 @@ def length_bias(
     ----------
     table : pandas.DataFrame
         Long table with output_length (> 0) and n_known_errors.
-    rng : numpy.random.Generator
     quality_question, length_column : str
     adjust_for_tone : bool
         Add tone dummies when a tone column exists.
-    n_bootstrap : int
-    alpha : float
-    two_way : {"cgm", "pigeonhole"}
-        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
-    label : str
+    rng, n_bootstrap, alpha, two_way, label
+        As in :func:`~analysis.metrics.bias.tone_premium.paired_tone_premium`.
 
     Returns
     -------
@@ -266,22 +262,11 @@ def _cluster_robust(
         return {"se": None, "p_value": None, "reason": str(exc)}
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return length_bias(
-        group,
-        rng=ctx.rng(CHECK),
-        quality_question=ctx.questions["quality"],
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        label=ctx.label,
-    )
-
-
 SPEC = Check(
     name=CHECK,
-    roles=("quality",),
+    estimate=length_bias,
+    questions={"quality_question": "quality"},
     columns=("output_length", "n_known_errors"),
-    run=_run,
+    settings=CLUSTERED,
     absent=("length bias", "no quality question or length column"),
 )

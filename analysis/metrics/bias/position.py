@@ -17,7 +17,7 @@ from scipy import stats
 
 from analysis.metrics.bias import wording
 from analysis.metrics.bias.bootstrap import LinearStat, _cluster_ci, _Clusters, _invalid_warning
-from analysis.metrics.bias.checks import Check, CheckContext
+from analysis.metrics.bias.checks import CLUSTERED, Check
 from analysis.metrics.bias.common import (
     MIN_RATINGS,
     Undefined,
@@ -72,17 +72,13 @@ def position_bias(
     ----------
     table : pandas.DataFrame
         Long table with the preference question ("A" = shown first).
-    rng : numpy.random.Generator
     preference_question : str
     first_label, second_label : str
         Labels meaning "the output in position 1 / 2 won".
     tie_labels : sequence of str
         Labels counted as ties (excluded from the share, reported as tie rate).
-    n_bootstrap : int
-    alpha : float
-    two_way : {"cgm", "pigeonhole"}
-        Two-way interval method (:func:`_cluster_ci`); "cgm" by default.
-    label : str
+    rng, n_bootstrap, alpha, two_way, label
+        As in :func:`~analysis.metrics.bias.tone_premium.paired_tone_premium`.
 
     Returns
     -------
@@ -243,22 +239,11 @@ def _separated(est: Position) -> bool:
     return lo is not None and (lo > 0.5 or hi < 0.5)
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return position_bias(
-        group,
-        rng=ctx.rng(CHECK),
-        preference_question=ctx.questions["preference"],
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        label=ctx.label,
-    )
-
-
 SPEC = Check(
     name=CHECK,
-    roles=("preference",),
+    estimate=position_bias,
+    questions={"preference_question": "preference"},
     columns=(),
-    run=_run,
+    settings=CLUSTERED,
     absent=("position bias", "no preference question"),
 )

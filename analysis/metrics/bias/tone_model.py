@@ -312,22 +312,17 @@ def _flags(
     return flags
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return tone_mixed_model(
-        group,
-        quality_question=ctx.questions["quality"],
-        treated=ctx.treated,
-        control=ctx.control,
-        pool_column=ctx.pool_column if ctx.pool == "all" else None,
-        alpha=ctx.alpha,
-        label=ctx.label,
-    )
+def _pool_terms(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
+    # Pool x tone terms only in the model over all pools.
+    return {"pool_column": ctx.pool_column if ctx.pool == "all" else None}
 
 
 SPEC = Check(
     name=CHECK,
-    roles=("quality",),
+    estimate=tone_mixed_model,
+    questions={"quality_question": "quality"},
     columns=("tone", "n_known_errors"),
-    run=_run,
+    settings=("treated", "control", "alpha", "label"),
+    derived=_pool_terms,
     mixed_model=True,
 )

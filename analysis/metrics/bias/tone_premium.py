@@ -25,7 +25,7 @@ from analysis.metrics.bias.bootstrap import (
     _invalid_warning,
     _wsum,
 )
-from analysis.metrics.bias.checks import Check, CheckContext
+from analysis.metrics.bias.checks import RANDOMIZED, Check, CheckContext
 from analysis.metrics.bias.common import (
     MIN_PAIRS,
     MIN_PAIRS_WARN,
@@ -356,26 +356,16 @@ def _flags(est: PairedPremium, masking: dict[str, Any]) -> list[str]:
     return flags
 
 
-def _run(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
-    return paired_tone_premium(
-        group,
-        rng=ctx.rng(CHECK),
-        quality_question=ctx.questions["quality"],
-        treated=ctx.treated,
-        control=ctx.control,
-        match_on=[c for c in ("prompt_id", "system") if c in group.columns],
-        n_bootstrap=ctx.n_bootstrap,
-        n_permutations=ctx.n_permutations,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        label=ctx.label,
-    )
+def _matched_on(group: pd.DataFrame, ctx: CheckContext) -> dict[str, Any]:
+    return {"match_on": [c for c in ("prompt_id", "system") if c in group.columns]}
 
 
 SPEC = Check(
     name=CHECK,
-    roles=("quality",),
+    estimate=paired_tone_premium,
+    questions={"quality_question": "quality"},
     columns=("tone", "n_known_errors"),
-    run=_run,
+    settings=RANDOMIZED,
+    derived=_matched_on,
     absent=("tone premium", "no quality question or tone/error columns"),
 )

@@ -133,7 +133,26 @@ def cross_pool_agreement(
     out["reason"] = None
     w = _bootstrap_counts(rng, n_shared, n_bootstrap)
     c_sh, e_sh = c_all[shared], e_all[shared]
-    out["pairwise_rates"] = _rates_block(c_sh, e_sh, "S1", w, alpha)
+    out.update(_pairwise_rates(enc, spec, c_sh, e_sh, w, alpha))
+    out["consensus"] = _consensus(
+        c_all, e_all, enc.n_categories, min_expert_labels, rng, n_bootstrap, alpha
+    )
+    out["expert_ceiling"] = _expert_ceiling(enc, e_all, expert_pool, rng, n_bootstrap, alpha)
+    if enc.level != "nominal" and enc.numeric is not None:
+        out.update(_unit_means_agreement(enc, c_all, e_all, rng, n_bootstrap, alpha))
+    return to_jsonable(out)
+
+
+def _pairwise_rates(
+    enc: PoolLabels,
+    spec: Mapping[str, Any],
+    c_sh: np.ndarray,
+    e_sh: np.ndarray,
+    w: np.ndarray,
+    alpha: float,
+) -> dict[str, Any]:
+    """The pair-agreement rates, and for pairwise questions the same without ties (S2)."""
+    out = {"pairwise_rates": _rates_block(c_sh, e_sh, "S1", w, alpha)}
     if spec.get("type") == "pairwise" and agreement.TIE_LABEL in enc.labels:
         t = enc.labels.index(agreement.TIE_LABEL)
         c2, e2 = c_sh.copy(), e_sh.copy()
@@ -142,13 +161,7 @@ def cross_pool_agreement(
         out["pairwise_rates"]["definition"] = "S1: ties count as a label"
         out["pairwise_rates_s2"] = _rates_block(c2, e2, "S2", w, alpha)
         out["pairwise_rates_s2"]["definition"] = "S2: tie labels removed"
-    out["consensus"] = _consensus(
-        c_all, e_all, enc.n_categories, min_expert_labels, rng, n_bootstrap, alpha
-    )
-    out["expert_ceiling"] = _expert_ceiling(enc, e_all, expert_pool, rng, n_bootstrap, alpha)
-    if enc.level != "nominal" and enc.numeric is not None:
-        out.update(_unit_means_agreement(enc, c_all, e_all, rng, n_bootstrap, alpha))
-    return to_jsonable(out)
+    return out
 
 
 def _rates_block(

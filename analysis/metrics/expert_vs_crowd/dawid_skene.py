@@ -105,16 +105,7 @@ def dawid_skene_validation(
     units_ref = units[ref[units] >= 0]
     if len(units_ref):
         res["label_accuracy"] = _label_accuracy(enc, ds, ref, units_ref, crowd_pool)
-    res["worker_estimates"] = [
-        {
-            "annotator_id": w,
-            "ds_accuracy": _f(ds_acc.get(w)),
-            "one_coin_skill": _f(one_coin.get(w)),
-            "reference_accuracy": _f(per["mean"].get(w)) if w in per.index else None,
-            "n_reference_items": int(per["size"].get(w)) if w in per.index else None,
-        }
-        for w in sorted(ds_acc)
-    ]
+    res["worker_estimates"] = _worker_estimates(ds_acc, one_coin, per)
     res["class_priors"] = {str(_label(enc.labels, int(k))): _f(v) for k, v in ds.priors_.items()}
     return to_jsonable(res)
 
@@ -175,3 +166,18 @@ def _label_accuracy(
         "majority_vote": _f(np.where(mv_l >= 0, mv_l == r_l, 0.5).mean()),
         "majority_vote_rule": "plurality; a tied unit counts 1/2",
     }
+
+
+def _worker_estimates(
+    ds_acc: Mapping[str, float], one_coin: Mapping[str, float], per: pd.DataFrame
+) -> list[dict[str, Any]]:
+    return [
+        {
+            "annotator_id": w,
+            "ds_accuracy": _f(ds_acc.get(w)),
+            "one_coin_skill": _f(one_coin.get(w)),
+            "reference_accuracy": _f(per["mean"].get(w)) if w in per.index else None,
+            "n_reference_items": int(per["size"].get(w)) if w in per.index else None,
+        }
+        for w in sorted(ds_acc)
+    ]

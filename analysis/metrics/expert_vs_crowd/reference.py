@@ -163,22 +163,7 @@ def detection_against_experts(
         n_ratings, insufficient_data}}, tone_gap, not_checked, ci_method, warnings.
     """
     enc = encode_pool_labels(table, question, spec, pool_column=pool_column)
-    base: dict[str, Any] = {
-        "question": question,
-        "computed": (
-            "crowd flags against the expert reference: hit rate, false alarms, d' and "
-            "under-reporting (expert share minus crowd-majority share of erroneous units)"
-        ),
-        "checked_pool": crowd_pool,
-        "not_checked": {
-            expert_pool: (
-                "the reference is made from these raters' own labels: checking them against "
-                "it would be circular, not a finding"
-            )
-        },
-        "majority_rule": "a unit is marked when more than half of its crowd ratings flag it",
-        "intervals": FIXED_REFERENCE,
-    }
+    base = _against_experts_header(question, crowd_pool, expert_pool)
     if not set(enc.labels) <= {0, 1} or 1 not in enc.labels:
         return {**base, "defined": False, "reason": "the question is not a yes/no error flag"}
     pos = enc.labels.index(1)
@@ -374,4 +359,24 @@ def _tone_gap(
         "hit_rate_gap": gap(j),
         "under_reporting_gap": gap(j + 1),
         "insufficient_data": bool(insufficient),
+    }
+
+
+def _against_experts_header(question: str, crowd_pool: str, expert_pool: str) -> dict[str, Any]:
+    """What :func:`detection_against_experts` computes and on whom, whatever the data."""
+    return {
+        "question": question,
+        "computed": (
+            "crowd flags against the expert reference: hit rate, false alarms, d' and "
+            "under-reporting (expert share minus crowd-majority share of erroneous units)"
+        ),
+        "checked_pool": crowd_pool,
+        "not_checked": {
+            expert_pool: (
+                "the reference is made from these raters' own labels: checking them against "
+                "it would be circular, not a finding"
+            )
+        },
+        "majority_rule": "a unit is marked when more than half of its crowd ratings flag it",
+        "intervals": FIXED_REFERENCE,
     }

@@ -53,24 +53,41 @@ class BlockContext:
         """The block's own random stream for this question role (:func:`stable_rng`)."""
         return stable_rng(self.seed, self.role, name)
 
-    def reference_args(self) -> dict[str, Any]:
-        """The arguments every block that compares the crowd to a reference takes."""
-        return {
-            "question": self.question,
-            "spec": self.spec,
-            "pool_column": self.pool_column,
-            "expert_pool": self.expert_pool,
-            "min_expert_labels": self.min_expert_labels,
-        }
-
 
 @dataclass(frozen=True)
 class Block:
-    """One block of a question's section: its key, when it applies, and how to run it."""
+    """One block of a question's section.
+
+    Attributes
+    ----------
+    name : str
+        Its key in the section.
+    estimate : callable
+        ``estimate(table, **arguments)`` -> the block.
+    settings : mapping
+        Its keyword -> the :class:`BlockContext` field passed there.
+    stream : str or None
+        Name of its own random stream (passed as ``rng``), if it draws any.
+    applies : callable
+        ``applies(table, context)``: whether the question gets this block.
+    derived : callable, optional
+        ``derived(table, context)`` -> further arguments that depend on the data.
+    """
 
     name: str
-    run: Callable[[pd.DataFrame, BlockContext], dict[str, Any]]
+    estimate: Callable[..., dict[str, Any]]
+    settings: Mapping[str, str]
+    stream: str | None
     applies: Callable[[pd.DataFrame, BlockContext], bool]
+    derived: Callable[[pd.DataFrame, BlockContext], dict[str, Any]] | None = None
+
+    def run(self, table: pd.DataFrame, context: BlockContext) -> dict[str, Any]:
+        arguments = {keyword: getattr(context, name) for keyword, name in self.settings.items()}
+        if self.stream is not None:
+            arguments["rng"] = context.rng(self.stream)
+        if self.derived is not None:
+            arguments.update(self.derived(table, context))
+        return self.estimate(table, **arguments)
 
 
 def _always(table: pd.DataFrame, ctx: BlockContext) -> bool:
@@ -88,71 +105,14 @@ def _error_flag(table: pd.DataFrame, ctx: BlockContext) -> bool:
 
 def _injected(table: pd.DataFrame, ctx: BlockContext) -> bool:
     return (
-        _nominal(table, ctx)
-        and ctx.role == "error_flag"
+        _error_flag(table, ctx)
         and ctx.include_injected_reference
         and "n_known_errors" in table.columns
     )
 
 
-def _within(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return within_pool_agreement(
-        table,
-        question=ctx.question,
-        spec=ctx.spec,
-        rng=ctx.rng("within"),
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        pool_column=ctx.pool_column,
-    )
-
-
-def _cross(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return cross_pool_agreement(
-        table,
-        question=ctx.question,
-        spec=ctx.spec,
-        rng=ctx.rng("cross"),
-        crowd_pool=ctx.crowd_pool,
-        expert_pool=ctx.expert_pool,
-        pool_column=ctx.pool_column,
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        min_expert_labels=ctx.min_expert_labels,
-    )
-
-
-def _curve(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return majority_of_k_curve(
-        table,
-        rng=ctx.rng("curve"),
-        crowd_pool=ctx.crowd_pool,
-        max_k=ctx.max_k,
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        **ctx.reference_args(),
-    )
-
-
-def _accuracy(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return annotator_accuracy(
-        table,
-        pool=ctx.crowd_pool,
-        n_min=ctx.n_min_annotator,
-        alpha=ctx.alpha,
-        **ctx.reference_args(),
-    )
-
-
-def _dawid_skene(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return dawid_skene_validation(
-        table, crowd_pool=ctx.crowd_pool, n_min=ctx.n_min_annotator, **ctx.reference_args()
-    )
-
-
-def _curve_injected(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    """The crowd-size curve against the design's known errors (n_known_errors > 0)."""
+def _injected_reference(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
+    """The design's known errors (n_known_errors > 0) as each unit's reference label."""
     rows = table.loc[(table["question"] == ctx.question) & table["n_known_errors"].notna()]
     injected = (
         rows.groupby("unit_id", observed=False)["n_known_errors"]
@@ -161,48 +121,67 @@ def _curve_injected(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
         .gt(0)
         .astype(int)
     )
-    block = majority_of_k_curve(
-        table,
-        rng=ctx.rng("curve_injected"),
-        crowd_pool=ctx.crowd_pool,
-        reference=injected,
-        max_k=ctx.max_k,
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-        **ctx.reference_args(),
-    )
+    return {"reference": injected}
+
+
+def _curve_injected(table: pd.DataFrame, **arguments: Any) -> dict[str, Any]:
+    block = majority_of_k_curve(table, **arguments)
     block["reference"] = "design n_known_errors > 0"
     return block
 
 
-def _against_experts(table: pd.DataFrame, ctx: BlockContext) -> dict[str, Any]:
-    return detection_against_experts(
-        table,
-        question=ctx.question,
-        spec=ctx.spec,
-        rng=ctx.rng("against_experts"),
-        crowd_pool=ctx.crowd_pool,
-        expert_pool=ctx.expert_pool,
-        pool_column=ctx.pool_column,
-        min_expert_labels=ctx.min_expert_labels,
-        treated=ctx.treated,
-        control=ctx.control,
-        n_bootstrap=ctx.n_bootstrap,
-        alpha=ctx.alpha,
-        two_way=ctx.two_way,
-    )
+def _fields(*names: str) -> dict[str, str]:
+    return {name: name for name in names}
 
+
+# Every block takes the question and its spec; those comparing the crowd with a reference
+# also the pools and what makes an expert consensus.
+_QUESTION = _fields("question", "spec", "pool_column")
+_REFERENCE = {**_QUESTION, **_fields("expert_pool", "min_expert_labels")}
+_BOOTSTRAP = _fields("n_bootstrap", "alpha")
+_CURVE = {**_REFERENCE, **_BOOTSTRAP, **_fields("crowd_pool", "max_k", "two_way")}
+_N_MIN = {"n_min": "n_min_annotator"}
 
 # The blocks of a question's section, in the order the section lists them.
 BLOCKS: tuple[Block, ...] = (
-    Block("within_pool", _within, _always),
-    Block("cross_pool", _cross, _always),
-    Block("crowd_size_curve", _curve, _nominal),
-    Block("annotator_accuracy", _accuracy, _nominal),
-    Block("dawid_skene", _dawid_skene, _nominal),
-    Block("crowd_size_curve_injected", _curve_injected, _injected),
-    Block("detection_against_experts", _against_experts, _error_flag),
+    Block("within_pool", within_pool_agreement, {**_QUESTION, **_BOOTSTRAP}, "within", _always),
+    Block(
+        "cross_pool",
+        cross_pool_agreement,
+        {**_REFERENCE, **_BOOTSTRAP, **_fields("crowd_pool")},
+        "cross",
+        _always,
+    ),
+    Block("crowd_size_curve", majority_of_k_curve, _CURVE, "curve", _nominal),
+    Block(
+        "annotator_accuracy",
+        annotator_accuracy,
+        {**_REFERENCE, **_N_MIN, "pool": "crowd_pool", "alpha": "alpha"},
+        None,
+        _nominal,
+    ),
+    Block(
+        "dawid_skene",
+        dawid_skene_validation,
+        {**_REFERENCE, **_N_MIN, **_fields("crowd_pool")},
+        None,
+        _nominal,
+    ),
+    Block(
+        "crowd_size_curve_injected",
+        _curve_injected,
+        _CURVE,
+        "curve_injected",
+        _injected,
+        _injected_reference,
+    ),
+    Block(
+        "detection_against_experts",
+        detection_against_experts,
+        {**_REFERENCE, **_BOOTSTRAP, **_fields("crowd_pool", "two_way", "treated", "control")},
+        "against_experts",
+        _error_flag,
+    ),
 )
 
 
