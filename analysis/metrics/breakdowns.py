@@ -36,6 +36,7 @@ from analysis.metrics.agreement import (
     label_key,
     percent_agreement,
 )
+from analysis.metrics.agreement.alpha import TOO_LARGE
 
 # Keep the per-chunk "other raters' counts" block near 160 MB of float64 at most.
 _LOO_CHUNK_CELLS = 20_000_000
@@ -277,12 +278,14 @@ def _consensus_per_rating(data: ReliabilityData, counts: np.ndarray) -> dict[str
             deviation[window] = codes[window] - median
         compared = n_others > 0
     else:
-        sum_values = counts @ data.positions
-        own = data.positions[codes]
-        with np.errstate(divide="ignore", invalid="ignore"):
+        # Answers near the largest float overflow the sums: such a rating has no
+        # deviation from its consensus and is not compared (a finite check, no warning).
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            sum_values = counts @ data.positions
+            own = data.positions[codes]
             others_mean = (sum_values[unit] - own) / n_others
-        deviation = own - others_mean
-        compared = n_others > 0
+            deviation = own - others_mean
+        compared = (n_others > 0) & np.isfinite(deviation)
     deviation = np.where(compared, deviation, np.nan)
     agrees = compared & (deviation == 0)
     return {"compared": compared, "agrees": agrees, "pairwise": pairwise, "deviation": deviation}
@@ -559,7 +562,11 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
     pairable = np.flatnonzero(m >= 2)
     marginals = counts[pairable].sum(axis=0)
     n_pairable_values = marginals.sum()
-    scores, expected_sum = _unit_scores(data, counts[pairable], m[pairable], marginals)
+    with np.errstate(over="ignore", invalid="ignore"):
+        scores, expected_sum = _unit_scores(data, counts[pairable], m[pairable], marginals)
+    if not (np.isfinite(scores).all() and np.isfinite(expected_sum)):
+        # Squared differences of huge answers overflow: no unit can be scored.
+        return _unscored(data.level)
     expected = (
         expected_sum / (n_pairable_values * (n_pairable_values - 1.0))
         if n_pairable_values >= 2 and expected_sum > 1e-12 * n_pairable_values**2
@@ -576,14 +583,8 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
         _contested_unit(data, counts, pairable[position], float(scores[position]), expected)
         for position in order
     ]
-    metric = {
-        "nominal": "1 - share of agreeing rating pairs within the unit",
-        "ordinal": "mean squared ordinal distance between the unit's rating pairs",
-        "interval": "mean squared difference between the unit's rating pairs (2 x variance)",
-        "ratio": "mean squared ratio distance between the unit's rating pairs",
-    }[data.level]
     return {
-        "metric": metric,
+        "metric": UNIT_METRICS[data.level],
         "expected_disagreement": _float_or_none(expected) if expected else None,
         "expected_disagreement_reason": expected_reason,
         "n_units_scored": len(pairable),
@@ -593,6 +594,27 @@ def unit_disagreement(data: ReliabilityData, *, top_n: int = 20) -> dict[str, An
             "max": float(scores.max()) if len(scores) else None,
         },
         "most_contested": contested,
+    }
+
+
+UNIT_METRICS = {
+    "nominal": "1 - share of agreeing rating pairs within the unit",
+    "ordinal": "mean squared ordinal distance between the unit's rating pairs",
+    "interval": "mean squared difference between the unit's rating pairs (2 x variance)",
+    "ratio": "mean squared ratio distance between the unit's rating pairs",
+}
+
+
+def _unscored(level: str) -> dict[str, Any]:
+    """The units section when the answers are too large to square: nothing scored, and
+    why (the rest of the question's report stands)."""
+    return {
+        "metric": UNIT_METRICS[level],
+        "expected_disagreement": None,
+        "expected_disagreement_reason": TOO_LARGE,
+        "n_units_scored": 0,
+        "summary": {"mean": None, "median": None, "max": None},
+        "most_contested": [],
     }
 
 

@@ -28,6 +28,8 @@ import pandas as pd
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from analysis.metrics.say import say
+
 ELO_PER_LOGIT = 400.0 / math.log(10.0)
 ELO_CENTER = 1000.0
 # The L2 penalty used when the maximum-likelihood estimate does not exist (a system that
@@ -86,7 +88,7 @@ class Battles:
         if bad.any():
             raise RankingError(
                 f"A vote's score must be 1 (A won), 0.5 (tie) or 0 (B won); vote "
-                f"{int(np.flatnonzero(bad)[0]) + 1} has {scores[bad][0]!r}."
+                f"{int(np.flatnonzero(bad)[0]) + 1} has {say(scores[bad][0])}."
             )
         same = a_names == b_names
         if same.any():
@@ -556,7 +558,7 @@ class Resampler:
         """`unit` "prompt" resamples clusters when the votes have them (else votes),
         "vote" always resamples votes."""
         if unit not in ("prompt", "vote"):
-            raise RankingError(f"The bootstrap resamples 'prompt' or 'vote', not {unit!r}.")
+            raise RankingError(f"The bootstrap resamples 'prompt' or 'vote', not {say(unit)}.")
         if n_bootstrap < 1:
             raise RankingError("The bootstrap needs at least one replicate.")
         clustered = battles.cluster is not None and battles.cluster.max(initial=-1) >= 1

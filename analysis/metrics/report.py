@@ -23,6 +23,7 @@ from analysis.metrics.agreement import (
     preference_agreement,
     reliability_data,
 )
+from analysis.metrics.agreement.data import NonFiniteAnswer
 from analysis.metrics.breakdowns import (
     annotator_agreement,
     breakdown,
@@ -30,6 +31,7 @@ from analysis.metrics.breakdowns import (
     gold_comparison,
     unit_disagreement,
 )
+from analysis.metrics.say import say
 
 SCHEMA_VERSION = "1.0"
 REQUIRED_COLUMNS = ("unit_id", "annotator_id", "question", "value")
@@ -95,14 +97,14 @@ def _checked_parameters(
         ("top_contested", top_contested, 0),
     ):
         if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < minimum:
-            raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+            raise ValueError(f"{name} must be an integer >= {minimum}, got {say(value)}")
     if seed is not None and (not isinstance(seed, numbers.Integral) or seed < 0):
-        raise ValueError(f"seed must be a non-negative integer or None, got {seed!r}")
+        raise ValueError(f"seed must be a non-negative integer or None, got {say(seed)}")
     if not 0.0 < confidence_level < 1.0:
         raise ValueError("confidence_level must be strictly between 0 and 1")
     for threshold in thresholds:
         if not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
-            raise ValueError(f"thresholds must be finite numbers, got {threshold!r}")
+            raise ValueError(f"thresholds must be finite numbers, got {say(threshold)}")
     return {
         "thresholds": tuple(float(t) for t in thresholds),
         "n_bootstrap": int(n_bootstrap),
@@ -126,16 +128,17 @@ def _checked_table(table: pd.DataFrame, questions: Mapping[str, Mapping[str, Any
         raise ValueError(f"questions in the table but not in the spec: {unknown[:10]}")
     for key, spec in questions.items():
         if not isinstance(spec, Mapping):
-            raise ValueError(f"spec of question {key!r} must be a mapping")
+            raise ValueError(f"spec of question {say(key)} must be a mapping")
         if spec.get("type") in SKIPPED_TYPES:
             continue
         if spec.get("level") not in LEVELS:
             raise ValueError(
-                f"question {key!r}: level must be one of {LEVELS}, got {spec.get('level')!r}"
+                f"question {say(key)}: level must be one of {say(LEVELS)}, "
+                f"got {say(spec.get('level'))}"
             )
         order = spec.get("order")
         if order is not None and (isinstance(order, str) or not isinstance(order, Sequence)):
-            raise ValueError(f"question {key!r}: 'order' must be a list of labels")
+            raise ValueError(f"question {say(key)}: 'order' must be a list of labels")
 
 
 def _rng_factory(seed: int | None) -> Callable[[str], np.random.Generator]:
@@ -246,7 +249,12 @@ def _question_section(
     if spec.get("type") in SKIPPED_TYPES:
         section.update(status="skipped", reason=SKIPPED_TYPES[spec["type"]])
         return section, None, None
-    data = reliability_data(rows, question, spec)
+    try:
+        data = reliability_data(rows, question, spec)
+    except NonFiniteAnswer as exc:
+        # One question's unusable answers leave the rest of the report standing.
+        section.update(status="not_computed", reason=str(exc))
+        return section, None, None
     if len(data.codes) == 0:
         section.update(status="no_data", reason="no answers to this question")
         return section, None, None

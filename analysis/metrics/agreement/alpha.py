@@ -30,6 +30,7 @@ from analysis.metrics.agreement.coefficient import (
     Coefficient,
     _agreement_context,
 )
+from analysis.metrics.say import say
 
 # Memory guards, in float64 cells (8 bytes each). They keep the worst case well inside
 # the 2 GB budget: the krippendorff package materialises about three units x V x V arrays,
@@ -56,7 +57,9 @@ def _validated_counts(value_counts: Any) -> np.ndarray:
 
 def _validated_positions(value_domain: Any, n_categories: int, level: str) -> np.ndarray:
     if level not in LEVELS:
-        raise ValueError(f"unknown level of measurement {level!r}; expected one of {LEVELS}")
+        raise ValueError(
+            f"unknown level of measurement {say(level)}; expected one of {say(LEVELS)}"
+        )
     if value_domain is None:
         positions = np.arange(n_categories, dtype=np.float64)
     else:
@@ -106,12 +109,15 @@ def distance_matrix(positions: np.ndarray, level: str, marginals: np.ndarray) ->
     if level == "ordinal":
         mid_ranks = np.cumsum(marginals) - marginals / 2.0
         return (mid_ranks[:, None] - mid_ranks[None, :]) ** 2
-    difference = positions[:, None] - positions[None, :]
-    if level == "interval":
-        return difference**2
-    total = positions[:, None] + positions[None, :]
-    ratio = np.divide(difference, total, out=np.zeros_like(difference), where=total != 0)
-    return ratio**2
+    # Answers near the largest float overflow here; the infinities (NaN for the ratio
+    # metric) are left for the callers, which say why alpha is then undefined.
+    with np.errstate(over="ignore", invalid="ignore"):
+        difference = positions[:, None] - positions[None, :]
+        if level == "interval":
+            return difference**2
+        total = positions[:, None] + positions[None, :]
+        ratio = np.divide(difference, total, out=np.zeros_like(difference), where=total != 0)
+        return np.where(np.isfinite(total) & np.isfinite(difference), ratio**2, np.nan)
 
 
 def coincidence_matrix(value_counts: Any) -> np.ndarray:
@@ -160,7 +166,21 @@ class _AlphaPlan:
     distance: np.ndarray | None
 
 
+# Why alpha is undefined when its sums are not finite numbers.
+TOO_LARGE = (
+    "the answers are too large for alpha's squared differences to be computed (they "
+    "exceed the largest number a computer holds); rescale the answers, e.g. to other units"
+)
+
+
 def _alpha_plan(pairable_counts: np.ndarray, positions: np.ndarray, level: str) -> _AlphaPlan:
+    # Squared differences of answers near 1e154 or more overflow: the sums then hold
+    # infinities, which the callers check and report as the reason alpha is undefined.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _plan(pairable_counts, positions, level)
+
+
+def _plan(pairable_counts: np.ndarray, positions: np.ndarray, level: str) -> _AlphaPlan:
     m = pairable_counts.sum(axis=1)
     if level == "interval":
         marginals = pairable_counts.sum(axis=0)
@@ -211,7 +231,12 @@ def _unit_coincidences(pairable_counts: np.ndarray) -> np.ndarray | sparse.csr_m
 
 def _alpha_sums(plan: _AlphaPlan, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(n, observed, expected)`` per row of summed features; ``expected`` is 0
-    where the (re)sample has no variation."""
+    where the (re)sample has no variation (and not finite where the sums overflowed)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _sums(plan, summed)
+
+
+def _sums(plan: _AlphaPlan, summed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if plan.level == "interval":
         observed, n, sum_x, sum_x2 = summed.T
         expected = 2.0 * (n * sum_x2 - sum_x**2)
@@ -236,9 +261,11 @@ def _alpha_sums(plan: _AlphaPlan, summed: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _alpha_from_sums(n: np.ndarray, observed: np.ndarray, expected: np.ndarray) -> np.ndarray:
+    """Alpha per row; NaN where the row has no variation or its sums are not finite."""
     result = np.full(len(n), np.nan)
-    varied = expected > 0
+    varied = (expected > 0) & np.isfinite(expected) & np.isfinite(observed)
     result[varied] = 1.0 - (n[varied] - 1.0) * observed[varied] / expected[varied]
+    result[~np.isfinite(result)] = np.nan
     return result
 
 
@@ -343,7 +370,7 @@ def bootstrap_alpha(
 def _bootstrap_summary(
     replicates: np.ndarray, thresholds: Sequence[float], confidence_level: float
 ) -> dict[str, Any]:
-    defined = replicates[~np.isnan(replicates)]
+    defined = replicates[np.isfinite(replicates)]
     summary: dict[str, Any] = {
         "n_bootstrap": len(replicates),
         "n_bootstrap_defined": len(defined),
@@ -377,7 +404,7 @@ def _validate_bootstrap_args(
         raise ValueError("confidence_level must be strictly between 0 and 1")
     for threshold in thresholds:
         if not isinstance(threshold, numbers.Real) or not math.isfinite(threshold):
-            raise ValueError(f"thresholds must be finite numbers, got {threshold!r}")
+            raise ValueError(f"thresholds must be finite numbers, got {say(threshold)}")
 
 
 def krippendorff_alpha(
@@ -441,7 +468,11 @@ def krippendorff_alpha(
     if len(pairable) == 0:
         return Coefficient.undefined(name, _NO_PAIRS, **context)
     plan = _alpha_plan(pairable, positions, level)
-    n, observed, expected = _alpha_sums(plan, np.asarray(plan.features.sum(axis=0)).reshape(1, -1))
+    with np.errstate(over="ignore", invalid="ignore"):
+        summed = np.asarray(plan.features.sum(axis=0)).reshape(1, -1)
+    n, observed, expected = _alpha_sums(plan, summed)
+    if not (np.isfinite(observed[0]) and np.isfinite(expected[0])):
+        return Coefficient.undefined(name, TOO_LARGE, **context)
     if expected[0] <= 0:
         return Coefficient.undefined(
             name,
@@ -453,6 +484,8 @@ def krippendorff_alpha(
         ("expected_disagreement", float(expected[0] / (n[0] * (n[0] - 1.0)))),
     )
     value, method = _point_estimate(pairable, positions, level, (n, observed, expected))
+    if not math.isfinite(value):
+        return Coefficient.undefined(name, TOO_LARGE, **context)
     bootstrap: dict[str, Any] = {}
     if n_bootstrap:
         replicates = bootstrap_alpha(pairable, positions, level, n_bootstrap=n_bootstrap, rng=rng)
@@ -476,11 +509,12 @@ def _point_estimate(
     if len(pairable) * n_values * n_values <= _PACKAGE_MAX_CELLS:
         # Nominal positions are arbitrary codes; hand the package plain distinct indices.
         package_domain = np.arange(n_values) if level == "nominal" else positions
-        value = float(
-            krippendorff.alpha(
-                value_counts=pairable, value_domain=package_domain, level_of_measurement=level
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = float(
+                krippendorff.alpha(
+                    value_counts=pairable, value_domain=package_domain, level_of_measurement=level
+                )
             )
-        )
         return value, f"{level} metric; point estimate: krippendorff package"
     value = float(_alpha_from_sums(*sums)[0])
     return value, f"{level} metric; point estimate: per-unit coincidence sums (memory guard)"

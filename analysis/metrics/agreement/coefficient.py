@@ -17,7 +17,7 @@ def _finite_or_none(value: float | None, field_name: str) -> float | None:
         return None
     as_float = float(value)
     if not math.isfinite(as_float):
-        raise ValueError(f"{field_name} must be finite or None, got {value!r}")
+        raise ValueError(f"{field_name} must be a finite number or None")
     return as_float
 
 

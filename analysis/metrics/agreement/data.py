@@ -13,12 +13,18 @@ import numpy as np
 import pandas as pd
 
 from analysis.metrics.agreement.coefficient import LEVELS
+from analysis.metrics.say import say
 
 TIE_LABEL = "tie"
 PREFERENCE_ANSWERS = {"a": "first", "b": "second", "tie": TIE_LABEL}
 
 # A units x categories count table must fit comfortably inside the 2 GB budget.
 _MAX_COUNT_CELLS = 25_000_000
+
+
+class NonFiniteAnswer(ValueError):
+    """An answer is an infinite number: its question cannot be analysed, but the rest of a
+    report can (see :func:`analysis.metrics.report.agreement_report`)."""
 
 
 def label_key(label: Any) -> tuple[str, Any]:
@@ -28,14 +34,14 @@ def label_key(label: Any) -> tuple[str, Any]:
     if isinstance(label, numbers.Real):
         as_float = float(label)
         if not math.isfinite(as_float):
-            raise ValueError(f"non-finite numeric answer {label!r}")
+            raise NonFiniteAnswer(
+                f"the answers include {say(as_float)}, which is not a finite number: no "
+                "agreement coefficient can use it"
+            )
         return ("number", as_float)
     if isinstance(label, str):
         return ("text", label)
-    raise ValueError(
-        f"unsupported answer value {label!r} of type {type(label).__name__}; "
-        "expected a number, a bool or a string label"
-    )
+    raise ValueError(f"the answer {say(label)} is neither a number, a yes/no nor a text label")
 
 
 def json_label(label: Any) -> Any:
@@ -98,7 +104,9 @@ def encode_values(
         numeric and non-negative, or unsupported value types.
     """
     if level not in LEVELS:
-        raise ValueError(f"unknown level of measurement {level!r}; expected one of {LEVELS}")
+        raise ValueError(
+            f"unknown level of measurement {say(level)}; expected one of {say(LEVELS)}"
+        )
     series = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
     series = series.reset_index(drop=True)
     missing = series.isna().to_numpy()
@@ -110,11 +118,11 @@ def encode_values(
         order_list = list(order)
         domain_keys = [label_key(label) for label in order_list]
         if len(set(domain_keys)) != len(domain_keys):
-            raise ValueError(f"'order' contains duplicate labels: {order_list!r}")
+            raise ValueError(f"'order' contains duplicate labels: {say(order_list)}")
         listed = set(domain_keys)
         unknown = [u for u, key in zip(uniques, unique_keys, strict=True) if key not in listed]
         if unknown:
-            raise ValueError(f"answers not listed in 'order': {unknown[:5]!r}")
+            raise ValueError(f"answers not listed in 'order': {say(unknown[:5])}")
     else:
         kinds = {kind for kind, _ in unique_keys}
         if kinds - {"number", "bool"} and level != "nominal":
@@ -202,7 +210,7 @@ def canonical_preferences(
     bad = ~missing & position.isna()
     if bad.any():
         raise ValueError(
-            f"pairwise answers must be 'A', 'B' or 'tie', got {answers[bad].unique()[:5]!r}"
+            f"pairwise answers must be 'A', 'B' or 'tie', got {say(answers[bad].unique()[:5])}"
         )
     first = orders.str[0]
     second = orders.str[1]
@@ -216,7 +224,7 @@ def canonical_preferences(
     if (first_name.astype(str).eq(TIE_LABEL) & has_pair).any() or (
         second_name.astype(str).eq(TIE_LABEL) & has_pair
     ).any():
-        raise ValueError(f"a system may not be named {TIE_LABEL!r}: it is the tie label")
+        raise ValueError(f"a system may not be named '{TIE_LABEL}': it is the tie label")
     if (has_pair & first_name.astype(str).eq(second_name.astype(str))).any():
         raise ValueError("shown_order must name two different systems")
     winner = np.where(
@@ -390,7 +398,7 @@ def value_counts_from_matrix(
     try:
         codes = np.array([position[v] for v in long.tolist()], dtype=np.int64)
     except KeyError as error:
-        raise ValueError(f"rating {error.args[0]!r} is not in value_domain") from None
+        raise ValueError(f"rating {say(error.args[0])} is not in value_domain") from None
     counts = value_counts_table(units, codes, frame.shape[1], len(domain))
     try:
         return counts, domain.astype(np.float64)
@@ -433,7 +441,7 @@ def reliability_data(
         raise ValueError(f"table lacks required columns: {sorted(missing_columns)}")
     level = spec.get("level")
     if level not in LEVELS:
-        raise ValueError(f"question {question!r}: unknown level {level!r}")
+        raise ValueError(f"question “{question}”: unknown level {say(level)}")
     source_rows = np.flatnonzero(table["question"].astype(str).to_numpy() == str(question))
     rows = table.iloc[source_rows]
     values = rows["value"].reset_index(drop=True)
@@ -452,7 +460,7 @@ def reliability_data(
     canonical = np.argsort(pair_keys, kind="stable")
     if (np.diff(pair_keys[canonical]) == 0).any():
         raise ValueError(
-            f"question {question!r}: an annotator answered the same unit more than once"
+            f"question “{question}”: an annotator answered the same unit more than once"
         )
     return ReliabilityData(
         level=level,
@@ -474,16 +482,16 @@ def _preference_values(
     """A pairwise question's votes as the winning system (or "tie"), and the label order:
     the systems sorted, then "tie"."""
     if level != "nominal":
-        raise ValueError(f"pairwise question {question!r} must have level 'nominal'")
+        raise ValueError(f"pairwise question “{question}” must have level 'nominal'")
     if "shown_order" not in rows.columns:
-        raise ValueError(f"pairwise question {question!r} needs a shown_order column")
+        raise ValueError(f"pairwise question “{question}” needs a shown_order column")
     votes = canonical_preferences(values, rows["shown_order"])
     pair_frame = pd.DataFrame({"unit": rows["unit_id"].astype(str).to_numpy(), "pair": votes.pair})
     pairs_per_unit = pair_frame.dropna().groupby("unit")["pair"].nunique()
     if (pairs_per_unit > 1).any():
         raise ValueError(
-            f"pairwise question {question!r}: units shown with different system pairs: "
-            f"{pairs_per_unit[pairs_per_unit > 1].index[:5].tolist()!r}"
+            f"pairwise question “{question}”: units shown with different system pairs: "
+            f"{say(pairs_per_unit[pairs_per_unit > 1].index[:5].tolist())}"
         )
     systems = sorted({w for w in votes.winner if w is not None and w != TIE_LABEL})
     return pd.Series(votes.winner, dtype=object), [*systems, TIE_LABEL]

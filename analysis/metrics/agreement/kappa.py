@@ -20,6 +20,7 @@ from scipy import sparse
 
 from analysis.metrics.agreement.coefficient import Coefficient
 from analysis.metrics.agreement.data import ReliabilityData
+from analysis.metrics.say import say
 
 _KAPPA_WEIGHTS = ("linear", "quadratic")
 _KAPPA_UNDEFINED = "no chance disagreement: both annotators used one identical category"
@@ -40,7 +41,7 @@ def _disagreement_weights(n_values: int, weights: str | None) -> np.ndarray:
         return np.abs(index[:, None] - index[None, :])
     if weights == "quadratic":
         return (index[:, None] - index[None, :]) ** 2
-    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {weights!r}")
+    raise ValueError(f"weights must be None, 'linear' or 'quadratic', got {say(weights)}")
 
 
 @dataclass
